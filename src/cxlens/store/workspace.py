@@ -219,14 +219,16 @@ class Workspace:
         )
 
     def query(self, fn: Callable[[duckdb.DuckDBPyRelation], T], project: str | None = None) -> T:
-        """Run ``fn`` over a fresh snapshot of the events; retry once if compaction retired
-        a file between the snapshot and the read."""
-        for attempt in (1, 2):
+        """Run ``fn`` over a fresh snapshot of the events; read again if compaction retired
+        a file between the snapshot and the read (``fn`` must be free of side effects)."""
+        attempts = 5
+        for attempt in range(attempts):
             try:
                 return fn(self._events_relation(self.con, project))
             except duckdb.IOException:
-                if attempt == 2:
+                if attempt == attempts - 1:
                     raise
+                time.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
     # -- writing -------------------------------------------------------------------
@@ -402,65 +404,69 @@ class Workspace:
     def compact(self, project: str | None = None, *, min_files: int = 2) -> CompactResult:
         """Merge each partition's files into one, sorted by (person, timestamp).
 
-        Readers keep working: the new file is committed in the same catalog transaction
-        that retires the old ones, and cxlens readers retry a read whose snapshot named
-        a retired file.
+        Readers keep working. All merged files are written under ``_tmp`` first, then
+        renamed into place and swapped for the old ones in a single catalog commit, so a
+        reader sees either the old or the new set, never a mix; a cxlens reader whose
+        snapshot named a retired file simply reads again (``Workspace.query``).
         """
         import pyarrow.parquet as pq
 
-        partitions = files_before = files_after = rows = 0
-        with self.writing():
+        done: list[tuple[list[FileEntry], Path, Path, int]] = []
+        with self.writing(), self._con_lock:
             by_part: dict[tuple[str, str], list[FileEntry]] = {}
             for f in self.catalog.live_files("events", project):
                 by_part.setdefault((f.project, f.part), []).append(f)
-            con = self.con.cursor()
-            try:
-                for (proj, part), files in sorted(by_part.items()):
-                    if len(files) < min_files and all(f.sorted for f in files):
-                        continue
-                    batch_id = self.catalog.start_batch("compact", "compact", proj)
-                    tmp = self.root / "_tmp" / f"compact-{uuid.uuid4().hex}.parquet"
-                    paths = [str(self.root / f.path) for f in files]
-                    cols = ", ".join(f'"{c}"' for c in FILE_COLUMNS)
-                    con.execute(
-                        f"COPY (SELECT {cols} FROM read_parquet({_sql_list(paths)}) "
-                        "ORDER BY coalesce(user_id, anonymous_id), timestamp, event_id) "
-                        f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
+            todo = {
+                key: files for key, files in sorted(by_part.items())
+                if len(files) >= min_files or not all(f.sorted for f in files)
+            }
+            if not todo:
+                return CompactResult(0, 0, 0, 0)
+            batch_id = self.catalog.start_batch("compact", "compact", project)
+            cols = ", ".join(f'"{c}"' for c in FILE_COLUMNS)
+            for (proj, part), files in todo.items():
+                tmp = self.root / "_tmp" / f"compact-{uuid.uuid4().hex}.parquet"
+                paths = [str(self.root / f.path) for f in files]
+                self.con.execute(
+                    f"COPY (SELECT {cols} FROM read_parquet({_sql_list(paths)}) "
+                    "ORDER BY coalesce(user_id, anonymous_id), timestamp, event_id) "
+                    f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
+                )
+                _fsync_file(tmp)
+                n = pq.ParquetFile(tmp).metadata.num_rows
+                expected = sum(f.rows for f in files)
+                if n != expected:  # never lose data to a bug here
+                    raise CxError(f"compaction of {proj}/{part} read {n} rows, expected {expected}")
+                dest = self.root / "events" / f"project={proj}" / f"date={part}" / (
+                    f"part-c{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
+                )
+                done.append((files, tmp, dest, n))
+            for _, tmp, dest, _ in done:
+                tmp.rename(dest)
+            for parent in {dest.parent for _, _, dest, _ in done}:
+                _fsync_dir(parent)
+            now = time.time()
+            with self.catalog.transaction() as db:
+                for files, _, dest, n in done:
+                    db.executemany("DELETE FROM files WHERE path = ?", [(f.path,) for f in files])
+                    db.execute(
+                        "INSERT INTO files (path, tbl, project, part, rows, bytes, batch_id,"
+                        " created_at, sorted) VALUES (?, 'events', ?, ?, ?, ?, ?, ?, 1)",
+                        (dest.relative_to(self.root).as_posix(), files[0].project, files[0].part,
+                         n, dest.stat().st_size, batch_id, now),
                     )
-                    _fsync_file(tmp)
-                    n = pq.ParquetFile(tmp).metadata.num_rows
-                    expected = sum(f.rows for f in files)
-                    if n != expected:  # never lose data to a bug here
-                        tmp.unlink()
-                        raise CxError(f"compaction of {proj}/{part} read {n} rows, expected {expected}")
-                    dest = self.root / "events" / f"project={proj}" / f"date={part}" / (
-                        f"part-c{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
-                    )
-                    size = tmp.stat().st_size
-                    tmp.rename(dest)
-                    _fsync_dir(dest.parent)
-                    with self.catalog.transaction() as db:
-                        db.executemany("DELETE FROM files WHERE path = ?", [(f.path,) for f in files])
-                        db.execute(
-                            "INSERT INTO files (path, tbl, project, part, rows, bytes, batch_id,"
-                            " created_at, sorted) VALUES (?, 'events', ?, ?, ?, ?, ?, ?, 1)",
-                            (dest.relative_to(self.root).as_posix(), proj, part, n, size,
-                             batch_id, time.time()),
-                        )
-                        db.execute(
-                            "UPDATE batches SET finished_at = ?, rows_in = ?, inserted = ?,"
-                            " detail = ? WHERE id = ?",
-                            (time.time(), n, n, f'{{"files_merged": {len(files)}}}', batch_id),
-                        )
-                    for f in files:
-                        (self.root / f.path).unlink(missing_ok=True)
-                    partitions += 1
-                    files_before += len(files)
-                    files_after += 1
-                    rows += n
-            finally:
-                con.close()
-        return CompactResult(partitions, files_before, files_after, rows)
+                rows = sum(n for *_, n in done)
+                db.execute(
+                    "UPDATE batches SET finished_at = ?, rows_in = ?, inserted = ?, detail = ?"
+                    " WHERE id = ?",
+                    (time.time(), rows, rows, f'{{"partitions": {len(done)}}}', batch_id),
+                )
+            for files, *_ in done:
+                for f in files:
+                    (self.root / f.path).unlink(missing_ok=True)
+        return CompactResult(
+            len(done), sum(len(files) for files, *_ in done), len(done), sum(n for *_, n in done)
+        )
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
