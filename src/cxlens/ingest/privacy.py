@@ -1,0 +1,114 @@
+"""Privacy at the door: what the collector does to personal data before it is stored.
+
+Applied per message while it is normalised, so nothing personal that a project or a
+visitor declined ever reaches the write-ahead log or a Parquet file.
+
+* IP addresses are anonymised by default: the last octet of an IPv4 address and the
+  last 80 bits of an IPv6 address are zeroed (Matomo's "2 bytes" / Google's practice).
+* A message whose ``context.consent.analytics`` is ``false`` (or a request with
+  ``DNT: 1`` to a project that honours it) keeps only what an aggregate count needs:
+  ids, IP, user agent, traits, device, click ids, session and query strings are
+  removed; identify, alias and group messages, which are nothing but personal data,
+  are dropped entirely.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    """A project's privacy settings (``projects.settings["privacy"]`` in the catalog)."""
+
+    #: zero the host part of IP addresses (IPv4 /24, IPv6 /48)
+    anonymize_ip: bool = True
+    #: store no IP address at all
+    drop_ip: bool = False
+    #: treat ``DNT: 1`` like a denied consent
+    honor_dnt: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> PrivacySettings:
+        raw = settings.get("privacy") if isinstance(settings, dict) else None
+        if not isinstance(raw, dict):
+            return cls()
+        return cls(
+            anonymize_ip=bool(raw.get("anonymize_ip", True)),
+            drop_ip=bool(raw.get("drop_ip", False)),
+            honor_dnt=bool(raw.get("honor_dnt", False)),
+        )
+
+
+DEFAULT_PRIVACY: Final = PrivacySettings()
+
+#: context keys that identify a person or a device; removed without consent
+PERSONAL_CONTEXT_KEYS: Final = (
+    "ip", "user_agent", "userAgent", "traits", "device", "click_ids", "network",
+    "externalIds", "userAgentData", "screen", "instance_id", "ga_client_id",
+)
+
+
+def anonymize_ip(value: str) -> str | None:
+    """Zero the last octet (IPv4) or the last 80 bits (IPv6); None if not an address."""
+    try:
+        addr = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv4Address):
+        return str(ipaddress.IPv4Address(int(addr) & 0xFFFFFF00))
+    mapped = addr.ipv4_mapped
+    if mapped is not None:
+        return str(ipaddress.IPv4Address(int(mapped) & 0xFFFFFF00))
+    return str(ipaddress.IPv6Address(int(addr) & ~((1 << 80) - 1)))
+
+
+def apply_ip(context: dict[str, Any], client_ip: str | None, settings: PrivacySettings) -> None:
+    """Set ``context.ip`` from the message or the request, anonymised as configured."""
+    ip = context.get("ip")
+    if not isinstance(ip, str) or not ip:
+        ip = client_ip
+    if settings.drop_ip or not ip:
+        context.pop("ip", None)
+        return
+    if settings.anonymize_ip:
+        masked = anonymize_ip(ip)
+        if masked is None:
+            context.pop("ip", None)
+        else:
+            context["ip"] = masked
+    else:
+        context["ip"] = ip
+
+
+def consent_denied(context: dict[str, Any]) -> bool:
+    consent = context.get("consent")
+    return isinstance(consent, dict) and consent.get("analytics") is False
+
+
+def _strip_query(url: Any, keep_path: bool = True) -> Any:
+    if not isinstance(url, str):
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path if keep_path else "", "", ""))
+
+
+def scrub_context(context: dict[str, Any]) -> None:
+    """Remove everything personal from a context in place (no consent)."""
+    for key in PERSONAL_CONTEXT_KEYS:
+        context.pop(key, None)
+    page = context.get("page")
+    if isinstance(page, dict):
+        page = dict(page)
+        page.pop("search", None)
+        if "url" in page:
+            page["url"] = _strip_query(page["url"])
+        if "referrer" in page:
+            page["referrer"] = _strip_query(page["referrer"], keep_path=False)
+        context["page"] = page
