@@ -1,0 +1,69 @@
+"""GA4-style default channel grouping, as web analysts know it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import pytest
+
+from cxlens.ingest.channels import channel_sql
+
+SHOP = "https://www.shop.de/"
+
+
+def classify(context: dict[str, Any] | None, type_: str = "page") -> str | None:
+    con = duckdb.connect()
+    row = con.execute(
+        f"SELECT {channel_sql('c', 't')} FROM (SELECT ?::VARCHAR AS c, ?::VARCHAR AS t)",
+        [json.dumps(context) if context is not None else None, type_],
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def page(url: str = SHOP, referrer: str = "", **campaign: str) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"page": {"url": url, "referrer": referrer}}
+    if campaign:
+        ctx["campaign"] = campaign
+    return ctx
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (page(), "direct"),
+        (page(referrer="https://www.google.de/search?q=schuhe"), "organic_search"),
+        (page(referrer="https://www.ecosia.org/"), "organic_search"),
+        (page(SHOP + "?gclid=abc", "https://www.google.de/"), "paid_search"),
+        (page(SHOP + "?msclkid=abc"), "paid_search"),
+        (page(source="google", medium="cpc"), "paid_search"),
+        (page(source="facebook", medium="paid_social"), "paid_social"),
+        (page(source="facebook", medium="cpc"), "paid_social"),
+        (page(referrer="https://l.facebook.com/"), "organic_social"),
+        (page(referrer="https://www.linkedin.com/feed/"), "organic_social"),
+        (page(referrer="https://t.co/xyz"), "organic_social"),
+        (page(referrer="https://target.com/"), "referral"),
+        (page(referrer="https://www.youtube.com/watch"), "organic_video"),
+        (page(source="newsletter", medium="email"), "email"),
+        (page(source="crm", medium="E-Mail"), "email"),
+        (page(source="partner", medium="affiliate"), "affiliate"),
+        (page(source="gdn", medium="display"), "display"),
+        (page(source="idealo", medium="cpc"), "paid_shopping"),
+        (page(referrer="https://www.idealo.de/"), "organic_shopping"),
+        (page(referrer="https://blog.example.org/post"), "referral"),
+        (page(source="whatever", medium="whatever"), "unassigned"),
+        (page(SHOP + "p/1", SHOP), None),  # internal navigation: inherits the session's channel
+        (page("https://shop.de/p/1", "https://www.shop.de/cart"), None),
+        ({"click_ids": {"ttclid": "x"}}, "paid_social"),
+        ({"locale": "de-DE"}, "direct"),  # a page view with no referrer
+        (None, None),
+    ],
+)
+def test_channel_follows_the_default_channel_grouping(context: dict[str, Any] | None, expected: str | None) -> None:
+    assert classify(context) == expected
+
+
+def test_server_events_without_web_context_get_no_channel() -> None:
+    assert classify({"library": {"name": "analytics-python"}}, type_="track") is None
