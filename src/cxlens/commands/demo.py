@@ -1,0 +1,56 @@
+"""``cxlens demo``: realistic shop data in a fresh workspace, then the server."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxlens.cli import JsonOpt, app, console, emit_json
+from cxlens.commands.core import workspace_info
+from cxlens.store.workspace import CATALOG_NAME, Workspace
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to put the demo workspace.")] = Path(
+        "demo-workspace"
+    ),
+    customers: Annotated[int, typer.Option(help="Simulated customers.")] = 5_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 42,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server afterwards.")] = True,
+    port: Annotated[int, typer.Option(help="Port for the server.")] = 8000,
+    json: JsonOpt = False,
+) -> None:
+    """Simulate a German online shop into a fresh workspace and show what is in it."""
+    from cxlens.simulate import simulate
+
+    fresh = not (directory / CATALOG_NAME).exists()
+    ws = Workspace.init(directory, project="shop")
+    if fresh:
+        if not json:
+            console.print(f"simulating {customers:,} shop customers into [bold]{ws.root}[/] ...")
+        report = simulate(ws, business="shop", customers=customers, seed=seed, project="shop")
+        ws.compact()
+        if not json:
+            console.print(
+                f"  {report.events:,} events, {report.feedback:,} feedback answers in "
+                f"{report.seconds:.1f} s"
+            )
+    info = workspace_info(ws, "shop", days=7)
+    ws.close()
+    if json:
+        emit_json(info)
+    else:
+        console.print(
+            f"[bold]{info['total_events']:,}[/] events, {info['distinct_persons']:,} ids; "
+            f"top channels: "
+            + ", ".join(f"{k} {v:,}" for k, v in list(info["by_channel"].items())[:5])
+        )
+        console.print(f"try: cxlens -w {ws.root} info")
+    if serve and importlib.util.find_spec("cxlens.commands.serve") is not None:
+        from cxlens.commands import serve as serve_module
+
+        serve_module.serve(workspace=ws.root, host="127.0.0.1", port=port, workers=1)
