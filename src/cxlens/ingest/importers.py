@@ -1,0 +1,287 @@
+"""``cxlens import``: files from other systems into the workspace, in one batch each.
+
+Every importer follows the same contract: find the bad rows first (each with row,
+column and reason), then either abort with nothing written (strict) or write the good
+rows in one atomic, idempotent append and the bad ones to a rejects file that the
+import history names. The whole import holds the workspace's writer lock, so the
+check and the write see the same workspace.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from cxlens.errors import BadRowsError, ImportError_, MappingError
+from cxlens.ingest.mapping import Mapping, check_fields, load_mapping
+from cxlens.ingest.rejects import Reject, rejects_name, summarize, write_rejects
+from cxlens.store.workspace import Workspace
+
+FORMATS: Final = ("csv", "jsonl", "parquet", "segment", "xes", "orders")
+#: progress callback: (phase, fraction done or None when unknown)
+Progress = Callable[[str, float | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    file: str
+    format: str
+    project: str
+    source: str
+    rows_read: int
+    inserted: int
+    duplicates: int
+    rejected: int
+    rejects_file: str | None
+    batch_id: int | None
+    seconds: float
+    events_per_second: float
+    #: seconds spent finding bad rows, and in the store's append
+    check_seconds: float
+    append_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def guess_format(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    for suffix, fmt in ((".csv", "csv"), (".tsv", "csv"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
+                        (".parquet", "parquet"), (".xes", "xes"), (".json", "segment")):
+        if name.endswith(suffix):
+            return fmt
+    raise ImportError_(f"cannot tell the format of {path.name}; pass --format "
+                       f"({'|'.join(FORMATS)})")
+
+
+def default_source(path: Path, fmt: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name)[:100].strip("_.-") or "file"
+    return f"import:{fmt}:{stem}"
+
+
+def import_file(
+    ws: Workspace,
+    path: str | Path,
+    *,
+    format: str | None = None,
+    mapping: Mapping | str | Path | None = None,
+    project: str | None = None,
+    source: str | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import one file; returns the report. Raises CxError for the user's mistakes."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ImportError_(f"{file} not found; pass the path of an existing file")
+    fmt = format or guess_format(file)
+    if fmt not in FORMATS:
+        raise ImportError_(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    m = load_mapping(mapping) if isinstance(mapping, str | Path) else mapping
+    proj = project or ws.default_project
+    src_name = source or default_source(file, fmt)
+    started = time.perf_counter()
+    with ws.writing():
+        if fmt in ("csv", "jsonl", "parquet", "orders"):
+            run = _import_tabular
+        elif fmt == "xes":
+            run = _import_xes
+        else:
+            run = _import_segment
+        result = run(ws, file, fmt, m, proj, src_name, strict, progress)
+    inserted, duplicates, rejected, rejects_file, batch, check_s, append_s, rows = result
+    seconds = time.perf_counter() - started
+    return ImportReport(
+        file=str(file), format=fmt, project=proj, source=src_name, rows_read=rows,
+        inserted=inserted, duplicates=duplicates, rejected=rejected, rejects_file=rejects_file,
+        batch_id=batch, seconds=round(seconds, 3),
+        events_per_second=round(rows / seconds, 1) if seconds > 0 else 0.0,
+        check_seconds=round(check_s, 3), append_seconds=round(append_s, 3),
+    )
+
+
+_Result = tuple[int, int, int, str | None, int | None, float, float, int]
+
+
+def _finish(
+    ws: Workspace,
+    data: pa.Table | duckdb.DuckDBPyRelation,
+    file: Path,
+    fmt: str,
+    proj: str,
+    src_name: str,
+    strict: bool,
+    rejects: list[Reject],
+    check_s: float,
+    progress: Progress | None,
+) -> _Result:
+    """Strict check, rejects file, then the one append (under the held writer lock)."""
+    if strict and rejects:
+        raise BadRowsError(
+            f"{len(rejects)} bad rows in {file.name}, nothing was imported: {summarize(rejects, 3)}"
+            " (drop --strict to import the good rows)",
+            rejects=[r.to_dict() for r in rejects[:1000]],
+        )
+    rejects_rel: str | None = None
+    dest: Path | None = None
+    if rejects:
+        dest = write_rejects(rejects, ws.root / "rejects" / rejects_name(file))
+        rejects_rel = dest.relative_to(ws.root).as_posix()
+    detail = orjson.dumps({"file": str(file), "format": fmt, "rejected": len(rejects)}).decode()
+    t0 = time.perf_counter()
+    try:
+        with _polling(ws, "writing events", progress):
+            res = ws.append(data, source=src_name, project=proj, kind="import",
+                            rejected=len(rejects), rejects_path=rejects_rel, detail=detail,
+                            locked=True)
+    except BaseException:
+        if dest is not None:  # the batch was not recorded, so its rejects file goes too
+            dest.unlink(missing_ok=True)
+        raise
+    append_s = time.perf_counter() - t0
+    return (res.inserted, res.duplicates, len(rejects), rejects_rel, res.batch_id, check_s,
+            append_s, res.rows_in + len(rejects))
+
+
+def _import_tabular(
+    ws: Workspace, file: Path, fmt: str, m: Mapping | None, proj: str, src_name: str,
+    strict: bool, progress: Progress | None,
+) -> _Result:
+    from cxlens.ingest.orders import orders_mapping
+    from cxlens.ingest.sources import open_source
+    from cxlens.ingest.tabular import build_query, find_rejects
+
+    kind = fmt
+    if fmt == "orders":
+        kind = "parquet" if file.name.lower().endswith(".parquet") else "csv"
+    elif m is None:
+        raise MappingError(
+            f"--format {fmt} needs --mapping FILE naming the timestamp, event and person columns;"
+            " see docs/importing.md and examples/mappings/"
+        )
+    csv_opts = m.csv if m is not None else Mapping(fields={}).csv
+    if kind == "csv" and file.suffix.lower() == ".tsv" and (m is None or "csv" not in m.extra):
+        from dataclasses import replace
+
+        if csv_opts.delimiter == ",":
+            csv_opts = replace(csv_opts, delimiter="\t")
+    src = open_source(ws.con, file, kind, csv_opts)
+    if fmt == "orders":
+        m = orders_mapping(m, src.columns)
+    assert m is not None
+    check_fields(m.fields, "mapping")
+    query = build_query(m, src)
+    t0 = time.perf_counter()
+    with _polling(ws, "checking rows", progress):
+        rejects = find_rejects(ws.con, query)
+    check_s = time.perf_counter() - t0
+    rel = ws.con.sql(query.write_sql())
+    try:
+        return _finish(ws, rel, file, fmt, proj, src_name, strict, rejects, check_s, progress)
+    except duckdb.Error as exc:
+        raise ImportError_(f"cannot import {file.name}: {str(exc).splitlines()[0]}") from exc
+
+
+def _import_xes(
+    ws: Workspace, file: Path, fmt: str, m: Mapping | None, proj: str, src_name: str,
+    strict: bool, progress: Progress | None,
+) -> _Result:
+    from cxlens.ingest.xes import XesOptions, read_xes
+
+    opts = XesOptions.from_mapping(m.extra.get("xes") if m else None)
+    rejects: list[Reject] = []
+
+    def report(fraction: float) -> None:
+        if progress is not None:
+            progress("reading XES", fraction)
+
+    t0 = time.perf_counter()
+    chunks = read_xes(file, opts, rejects, report)
+    return _spool_and_finish(ws, chunks, file, fmt, proj, src_name, strict, rejects, t0, progress)
+
+
+def _spool_and_finish(
+    ws: Workspace, chunks: Iterator[pa.Table], file: Path, fmt: str, proj: str, src_name: str,
+    strict: bool, rejects: list[Reject], t0: float, progress: Progress | None,
+) -> _Result:
+    """Write parsed chunks to a temporary Parquet file (flat memory), then append it.
+
+    The file lives under ``_tmp`` while we hold the writer lock; crash recovery removes
+    it if we die."""
+    import pyarrow.parquet as pq
+
+    tmp = ws.root / "_tmp" / f"import-{uuid.uuid4().hex}.parquet"
+    writer: pq.ParquetWriter | None = None
+    try:
+        for chunk in chunks:
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, chunk.schema, compression="zstd")
+            writer.write_table(chunk)
+        if writer is not None:
+            writer.close()
+            writer = None
+            data: pa.Table | duckdb.DuckDBPyRelation = ws.con.read_parquet(str(tmp))
+        else:
+            data = pa.table({"timestamp": pa.array([], type=pa.timestamp("us", tz="UTC"))})
+        check_s = time.perf_counter() - t0
+        return _finish(ws, data, file, fmt, proj, src_name, strict, rejects, check_s, progress)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+
+
+def _import_segment(
+    ws: Workspace, file: Path, fmt: str, m: Mapping | None, proj: str, src_name: str,
+    strict: bool, progress: Progress | None,
+) -> _Result:
+    from cxlens.ingest.archives import read_segment_archive
+
+    rejects: list[Reject] = []
+    t0 = time.perf_counter()
+    chunks = read_segment_archive(file, rejects)
+    return _spool_and_finish(ws, chunks, file, fmt, proj, src_name, strict, rejects, t0, progress)
+
+
+class _polling:
+    """Report DuckDB's progress of the running query from a helper thread."""
+
+    def __init__(self, ws: Workspace, phase: str, progress: Progress | None) -> None:
+        self.ws, self.phase, self.progress = ws, phase, progress
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> None:
+        if self.progress is None:
+            return
+        self.progress(self.phase, None)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        assert self.progress is not None
+        con = self.ws.con
+        while not self.stop.wait(0.2):
+            try:
+                pct = float(con.query_progress())
+            except duckdb.Error:
+                continue
+            if pct >= 0:
+                self.progress(self.phase, min(pct / 100.0, 1.0))
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        if self.progress is not None and exc[0] is None:
+            self.progress(self.phase, 1.0)

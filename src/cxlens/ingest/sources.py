@@ -1,0 +1,249 @@
+"""Readers for tabular files (CSV, JSON Lines, Parquet) as DuckDB SQL.
+
+Each source knows how to name its file in a FROM clause, how to get a column as
+text (for parsing) and as a value (for the ``properties`` JSON), and what the raw
+record looked like (for the rejects file). DuckDB does the reading; nothing here
+touches rows in Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final, cast
+
+import duckdb
+import orjson
+
+from cxlens.errors import ImportError_, MappingError
+from cxlens.ingest.mapping import CsvOptions
+from cxlens.ingest.sqlparts import ident, json_path, lit
+
+_INT_RE: Final = r"-?(0|[1-9][0-9]{0,14})"
+_DEC_RE: Final = r"-?(0|[1-9][0-9]{0,14})\.[0-9]{1,12}"
+_SAMPLE_ROWS: Final = 20_000
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _open_text(path: Path, encoding: str = "utf-8") -> io.TextIOWrapper:
+    # the caller closes the wrapper, which closes the file under it
+    raw: IO[bytes] = (cast(IO[bytes], gzip.GzipFile(path, "rb")) if is_gzip(path)
+                      else path.open("rb"))
+    return io.TextIOWrapper(raw, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                            newline="", errors="replace")
+
+
+@dataclass(slots=True)
+class Source:
+    """A tabular file as DuckDB sees it."""
+
+    kind: str
+    path: Path
+    columns: tuple[str, ...]
+    #: DuckDB type per column ('VARCHAR' for CSV, since CSV is read as text)
+    types: dict[str, str]
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    #: columns whose sampled values are all numbers: kept as numbers in properties
+    numeric: dict[str, str] = field(default_factory=dict)
+    rejects_table: str = field(default_factory=lambda: f"__cx_rej_{uuid.uuid4().hex[:10]}")
+
+    # -- FROM ------------------------------------------------------------------
+    def from_sql(self, *, check: bool) -> str:
+        """The FROM item (aliased ``__src``); ``check`` records malformed CSV lines."""
+        path = lit(str(self.path))
+        if self.kind == "parquet":
+            return f"read_parquet({path}) AS __src"
+        comp = lit("gzip" if is_gzip(self.path) else "none")
+        if self.kind == "jsonl":
+            # One text column per line: invalid JSON then is a row we can name, where
+            # read_json would fail or skip it silently. NUL never occurs in JSON text.
+            reader = (
+                f"read_csv({path}, columns = {{'__line': 'VARCHAR'}}, header = false, "
+                f"delim = chr(0), quote = '', escape = '', auto_detect = false, "
+                f"strict_mode = false, compression = {comp}, max_line_size = 67108864)"
+            )
+            return (
+                "(SELECT row_number() OVER () AS __row, __line, CASE WHEN json_valid(__line)"
+                f" THEN CAST(__line AS JSON) END AS __j FROM {reader}) AS __src"
+            )
+        cols = ", ".join(f"{lit(c)}: 'VARCHAR'" for c in self.columns)
+        opts = self.csv
+        errors = (
+            f"store_rejects = true, rejects_table = {lit(self.rejects_table)}, "
+            f"rejects_scan = {lit(self.rejects_table + '_scan')}"
+            if check else "ignore_errors = true"
+        )
+        return (
+            f"read_csv({path}, columns = {{{cols}}}, header = {lit(opts.header)}, "
+            f"delim = {lit(opts.delimiter)}, quote = {lit(opts.quote)}, escape = {lit(opts.escape)}, "
+            f"skip = {int(opts.skip)}, encoding = {lit(opts.encoding)}, auto_detect = false, "
+            f"compression = {comp}, null_padding = false, {errors}) AS __src"
+        )
+
+    # -- columns -----------------------------------------------------------------
+    def has(self, column: str) -> bool:
+        if self.kind == "jsonl":
+            return column.split(".", 1)[0] in self.columns
+        return column in self.types
+
+    def text(self, column: str) -> str:
+        """The column as VARCHAR (NULL when empty)."""
+        if self.kind == "jsonl":
+            return f"nullif(json_extract_string(__j, {json_path(column)}), '')"
+        if self.types[column] == "VARCHAR":
+            return f"nullif(__src.{ident(column)}, '')"
+        return f"CAST(__src.{ident(column)} AS VARCHAR)"
+
+    def native(self, column: str) -> str:
+        if self.kind == "jsonl":
+            return f"json_extract(__j, {json_path(column)})"
+        return f"__src.{ident(column)}"
+
+    def dtype(self, column: str) -> str:
+        return "VARCHAR" if self.kind == "jsonl" else self.types[column]
+
+    def value(self, column: str, typ: str = "auto") -> str:
+        """The column as a value for the properties JSON object."""
+        text = self.text(column)
+        if typ == "string":
+            return text
+        if typ == "number":
+            return f"TRY_CAST({text} AS DOUBLE)"
+        if typ == "boolean":
+            return f"TRY_CAST({text} AS BOOLEAN)"
+        if typ == "json":
+            return f"TRY_CAST({text} AS JSON)" if self.kind != "jsonl" else self.native(column)
+        if self.kind != "csv":
+            return self.native(column)
+        num = self.numeric.get(column)
+        if num is None:
+            return text
+        # a value that does not parse stays text: nothing is lost to a wrong guess
+        return f"coalesce(to_json(TRY_CAST({text} AS {num})), to_json({text}))"
+
+    def raw(self) -> str:
+        """The record as the user wrote it (as near as we can), for the rejects file.
+
+        Evaluated over the mapped rows, where the source columns keep their names."""
+        if self.kind == "jsonl":
+            return "__line"
+        if self.kind == "parquet":
+            pairs = ", ".join(f"{lit(c)}, {ident(c)}" for c in self.columns)
+            return f"CAST(json_object({pairs}) AS VARCHAR)"
+        d = self.csv.delimiter
+        q = self.csv.quote or '"'
+        parts = []
+        for c in self.columns:
+            v = f"coalesce({ident(c)}, '')"
+            needs = (f"(contains({v}, {lit(d)}) OR contains({v}, {lit(q)}) "
+                     f"OR contains({v}, chr(10)))")
+            quoted = f"{lit(q)} || replace({v}, {lit(q)}, {lit(q + q)}) || {lit(q)}"
+            parts.append(f"CASE WHEN {needs} THEN {quoted} ELSE {v} END")
+        return f"concat_ws({lit(d)}, {', '.join(parts)})"
+
+
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, kind: str, csv_opts: CsvOptions) -> Source:
+    if not path.is_file():
+        raise ImportError_(f"{path} not found; pass the path of an existing file")
+    if kind == "csv":
+        return _csv_source(con, path, csv_opts)
+    if kind == "jsonl":
+        return _jsonl_source(path)
+    if kind == "parquet":
+        try:
+            rows = con.execute(
+                f"DESCRIBE SELECT * FROM read_parquet({lit(str(path))})"
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise ImportError_(f"{path} is not a readable Parquet file: {str(exc).splitlines()[0]}") from exc
+        types = {str(r[0]): str(r[1]) for r in rows}
+        return Source("parquet", path, tuple(types), types)
+    raise ImportError_(f"unknown tabular format {kind!r}; use csv, jsonl or parquet")
+
+
+def _csv_source(con: duckdb.DuckDBPyConnection, path: Path, opts: CsvOptions) -> Source:
+    with _open_text(path, opts.encoding) as fh:
+        for _ in range(opts.skip):
+            fh.readline()
+        reader = csv.reader(fh, delimiter=opts.delimiter, quotechar=opts.quote or None)
+        try:
+            first = next(reader)
+        except StopIteration:
+            raise ImportError_(f"{path} is empty; nothing to import") from None
+        except csv.Error as exc:
+            raise ImportError_(f"{path}: cannot read the header line: {exc}") from exc
+    names = first if opts.header else [f"column{i}" for i in range(len(first))]
+    names = [n.strip() for n in names]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ImportError_(f"{path}: the header names column {dupes[0]!r} twice; rename one")
+    if any(not n for n in names):
+        raise ImportError_(f"{path}: the header has an empty column name; name every column")
+    src = Source("csv", path, tuple(names), dict.fromkeys(names, "VARCHAR"), csv=opts)
+    src.numeric = _sample_numeric(con, src)
+    return src
+
+
+def _sample_numeric(con: duckdb.DuckDBPyConnection, src: Source) -> dict[str, str]:
+    """Which columns hold only numbers in the first rows (no leading zeros: postcodes
+    and ids like 01234 stay text)."""
+    checks = []
+    for i, c in enumerate(src.columns):
+        v = f"__src.{ident(c)}"
+        checks.append(
+            f"count({v}) > 0 AND count({v}) = count(CASE WHEN regexp_full_match({v}, {lit(_INT_RE)})"
+            f" THEN 1 END) AS i{i}"
+        )
+        checks.append(
+            f"count({v}) > 0 AND count({v}) = count(CASE WHEN regexp_full_match({v}, {lit(_INT_RE)})"
+            f" OR regexp_full_match({v}, {lit(_DEC_RE)}) THEN 1 END) AS d{i}"
+        )
+    sample = f"(SELECT * FROM {src.from_sql(check=False)} LIMIT {_SAMPLE_ROWS}) AS __src"
+    try:
+        row = con.execute(f"SELECT {', '.join(checks)} FROM {sample}").fetchone()
+    except duckdb.Error as exc:
+        raise ImportError_(f"{src.path}: cannot read as CSV: {str(exc).splitlines()[0]}") from exc
+    out: dict[str, str] = {}
+    if row is None:
+        return out
+    for i, c in enumerate(src.columns):
+        if row[2 * i]:
+            out[c] = "BIGINT"
+        elif row[2 * i + 1]:
+            out[c] = "DOUBLE"
+    return out
+
+
+def _jsonl_source(path: Path) -> Source:
+    keys: dict[str, None] = {}
+    with _open_text(path) as fh:
+        for n, line in enumerate(fh):
+            if n >= 1000:
+                break
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                keys.update(dict.fromkeys(obj))
+    if not keys:
+        raise ImportError_(f"{path}: no JSON object in the first lines; is it JSON Lines?")
+    return Source("jsonl", path, tuple(keys), dict.fromkeys(keys, "JSON"))
+
+
+def check_columns(src: Source, columns: set[str], where: str) -> None:
+    missing = sorted(c for c in columns if not src.has(c))
+    if missing:
+        shown = ", ".join(src.columns[:30])
+        raise MappingError(
+            f"{where}: column {missing[0]!r} is not in {src.path.name}; its columns are: {shown}",
+            field=missing[0],
+        )

@@ -1,0 +1,319 @@
+"""Mapped tabular imports: one DuckDB SELECT turns a file into event rows.
+
+The SELECT is built from the mapping with quoted identifiers and literals (see
+``sqlparts``). It runs twice: a check pass, streaming, that finds bad rows and why
+(a few columns only, so it is cheap), and the write pass that the store's append
+consumes, which skips exactly those rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import duckdb
+
+from cxlens.errors import ImportError_
+from cxlens.ingest.mapping import FieldSpec, Mapping
+from cxlens.ingest.orders import refund_event_sql
+from cxlens.ingest.rejects import Reject
+from cxlens.ingest.sources import Source, check_columns
+from cxlens.ingest.sqlparts import in_list, json_lit, lit
+from cxlens.model.events import EVENT_TYPES
+
+#: text that ends in a UTC offset or zone name after a time of day
+_OFFSET_RE: Final = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?|UTC|GMT)$"
+_TEXT_FIELDS: Final = ("anonymous_id", "user_id", "account_id", "session_id", "event_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One way a row can be bad: a SQL condition, the column to blame, a reason."""
+
+    condition: str
+    column: str
+    reason: str  # SQL expression giving the reason text
+
+
+@dataclass(frozen=True, slots=True)
+class MappedQuery:
+    items: str
+    checks: tuple[Check, ...]
+    outputs: tuple[str, ...]
+    source: Source
+
+    def inner(self, *, check: bool) -> str:
+        return f"SELECT __src.*, {self.items} FROM {self.source.from_sql(check=check)}"
+
+    def bad_sql(self) -> str:
+        if not self.checks:
+            return "false"
+        return " OR ".join(f"coalesce({c.condition}, false)" for c in self.checks)
+
+    def write_sql(self) -> str:
+        cols = ", ".join(f'"__cx_{c}" AS "{c}"' for c in self.outputs)
+        return f"SELECT {cols} FROM ({self.inner(check=False)}) WHERE NOT ({self.bad_sql()})"
+
+    def check_sql(self) -> str:
+        row = "__row" if self.source.kind == "jsonl" else "row_number() OVER ()"
+        col = "CASE " + " ".join(f"WHEN {c.condition} THEN {lit(c.column)}" for c in self.checks) + " END"
+        why = "CASE " + " ".join(f"WHEN {c.condition} THEN {c.reason}" for c in self.checks) + " END"
+        # the raw record is rebuilt only for the bad rows, after the filter
+        return (
+            f"SELECT __r, __col, __why, {self.source.raw()} AS __raw FROM (SELECT {row} AS __r, "
+            f"{col} AS __col, {why} AS __why, * FROM ({self.inner(check=True)}) AS __in) "
+            "WHERE __col IS NOT NULL ORDER BY __r"
+        )
+
+
+class _Builder:
+    def __init__(self, mapping: Mapping, src: Source) -> None:
+        self.m = mapping
+        self.src = src
+
+    # -- single fields -----------------------------------------------------------
+    def base(self, spec: FieldSpec) -> str:
+        if spec.value is not None:
+            return lit(str(spec.value))
+        assert spec.column is not None
+        text = self.src.text(spec.column)
+        if spec.default is not None:
+            text = f"coalesce({text}, {lit(spec.default)})"
+        return text
+
+    def rewritten(self, spec: FieldSpec) -> str:
+        text = self.base(spec)
+        if not spec.map or spec.value is not None:
+            return text
+        whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in spec.map.items())
+        other = text if spec.unmapped == "keep" else "NULL"
+        return f"(CASE {text} {whens} ELSE {other} END)"
+
+    def field(self, name: str) -> str | None:
+        spec = self.m.spec(name)
+        return None if spec is None else self.rewritten(spec)
+
+    def timestamp(self) -> tuple[str, str]:
+        """(raw text, TIMESTAMPTZ expression)."""
+        spec = self.m.fields["timestamp"]
+        assert spec.column is not None
+        col = spec.column
+        tz = lit(spec.timezone or "UTC")
+        raw = self.src.text(col)
+        dtype = self.src.dtype(col).upper()
+        fmt = spec.format
+        if dtype == "TIMESTAMP WITH TIME ZONE":
+            return raw, f"CAST({self.src.native(col)} AS TIMESTAMPTZ)"
+        if dtype.startswith("TIMESTAMP") or dtype == "DATE":
+            return raw, f"timezone({tz}, CAST({self.src.native(col)} AS TIMESTAMP))"
+        if fmt in ("epoch", "epoch_s", "epoch_ms", "epoch_us"):
+            scale = {"epoch": 1, "epoch_s": 1, "epoch_ms": 1e3, "epoch_us": 1e6}[fmt]
+            return raw, f"to_timestamp(TRY_CAST({raw} AS DOUBLE) / {scale})"
+        if fmt:
+            parsed = f"try_strptime({raw}, {lit(fmt)})"
+            if "%z" in fmt or "%Z" in fmt:
+                return raw, f"CAST({parsed} AS TIMESTAMPTZ)"
+            return raw, f"timezone({tz}, {parsed})"
+        # Without a format: ISO-like text; an explicit offset wins, naive times are in tz.
+        # (Casting text with an offset to TIMESTAMP would silently drop the offset.)
+        return raw, (
+            f"(CASE WHEN regexp_matches({raw}, {lit(_OFFSET_RE)}) THEN TRY_CAST({raw} AS TIMESTAMPTZ)"
+            f" ELSE timezone({tz}, TRY_CAST({raw} AS TIMESTAMP)) END)"
+        )
+
+    def revenue(self, event: str | None) -> tuple[str | None, str | None]:
+        """(raw text, DOUBLE expression) or (None, None) when not mapped."""
+        spec = self.m.spec("revenue")
+        if spec is None:
+            return None, None
+        if spec.value is not None:
+            raw, val = lit(str(spec.value)), f"CAST({lit(spec.value)} AS DOUBLE)"
+        else:
+            assert spec.column is not None
+            raw = self.src.text(spec.column)
+            dtype = self.src.dtype(spec.column).upper()
+            if dtype in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT") or dtype.startswith("DECIMAL"):
+                val = f"CAST({self.src.native(spec.column)} AS DOUBLE)"
+            else:
+                text = raw
+                if spec.decimal == ",":
+                    text = f"replace(replace({raw}, '.', ''), ',', '.')"
+                val = f"TRY_CAST(trim({text}) AS DOUBLE)"
+        return self.when(spec, event, raw), self.when(spec, event, val)
+
+    def when(self, spec: FieldSpec, event: str | None, expr: str) -> str:
+        if not spec.when_event or event is None:
+            return expr
+        return f"(CASE WHEN {in_list(event, spec.when_event)} THEN {expr} END)"
+
+    # -- JSON columns ------------------------------------------------------------
+    def properties(self) -> str:
+        p = self.m.properties
+        used = self.m.used_columns()
+        items: list[str] = []
+        remaining_json: str | None = None
+        if p.columns is not None:
+            cols = list(p.columns)
+        elif self.src.kind == "jsonl":
+            cols = []
+            drop = {c.split(".", 1)[0] for c in used | set(p.exclude)}
+            patch = json_lit(dict.fromkeys(sorted(drop)))
+            remaining_json = f"json_merge_patch(__j, {patch})" if drop else "__j"
+        else:
+            cols = [c for c in self.src.columns if c not in used and c not in p.exclude]
+        for c in cols:
+            key = p.rename.get(c, c)
+            items.append(f"{lit(key)}, {self.src.value(c, p.types.get(c, 'auto'))}")
+        for key, value in p.values.items():
+            items.append(f"{lit(key)}, {json_lit(value)}")
+        obj = f"json_object({', '.join(items)})" if items else None
+        if remaining_json and obj:
+            return f"CAST(json_merge_patch({remaining_json}, {obj}) AS VARCHAR)"
+        if remaining_json:
+            return f"CAST({remaining_json} AS VARCHAR)"
+        return f"CAST({obj} AS VARCHAR)" if obj else "CAST(NULL AS VARCHAR)"
+
+    def context(self) -> str:
+        if not self.m.context:
+            return "CAST(NULL AS VARCHAR)"
+        tree: dict[str, object] = {}
+        for path, spec in self.m.context.items():
+            node = tree
+            parts = path.split(".")
+            for part in parts[:-1]:
+                nxt = node.setdefault(part, {})
+                if not isinstance(nxt, dict):
+                    raise ImportError_(f"context path {path!r} collides with another context key")
+                node = nxt
+            node[parts[-1]] = self.rewritten(spec)
+
+        def render(node: dict[str, object]) -> str:
+            args = []
+            for key, val in node.items():
+                args.append(f"{lit(key)}, {render(val) if isinstance(val, dict) else val}")  # type: ignore[arg-type]
+            return f"json_object({', '.join(args)})"
+
+        return f"CAST({render(tree) } AS VARCHAR)"
+
+    def event_id(self) -> str | None:
+        spec = self.m.spec("event_id")
+        if spec is None:
+            return None
+        if spec.from_columns:
+            parts = ", ".join(f"coalesce({self.src.text(c)}, '')" for c in spec.from_columns)
+            return f"md5(concat_ws(chr(31), {lit(spec.prefix)}, {parts}))"
+        return self.rewritten(spec)
+
+    # -- the query ---------------------------------------------------------------
+    def build(self) -> MappedQuery:
+        check_columns(self.src, self.m.all_columns(), "mapping")
+        ts_raw, ts = self.timestamp()
+        event = self.field("event")
+        typ = self.field("type")
+        typ_expr = f"lower(trim({typ}))" if typ else "'track'"
+        if self.m.extra.get("refunds") and event is not None:
+            rev_raw, revenue = self.revenue(None)
+            event = refund_event_sql(event, revenue or "NULL")
+        else:
+            rev_raw, revenue = self.revenue(event)
+        cur = self.m.spec("currency")
+        currency = None if cur is None else self.when(cur, event, self.rewritten(cur))
+        select: dict[str, str | None] = {
+            "timestamp": ts,
+            "event": event,
+            "type": typ_expr,
+            **{f: self.field(f) for f in _TEXT_FIELDS if f != "event_id"},
+            "event_id": self.event_id(),
+            "channel": self.field("channel"),
+            "revenue": revenue,
+            "currency": currency,
+            "properties": self.properties(),
+            "context": self.context(),
+        }
+        outputs = tuple(k for k, v in select.items() if v is not None)
+        items = [f"{v} AS \"__cx_{k}\"" for k, v in select.items() if v is not None]
+        items.append(f"{ts_raw} AS __cx_ts_raw")
+        if rev_raw is not None:
+            items.append(f"{rev_raw} AS __cx_rev_raw")
+        checks = self.checks(rev_raw is not None, typ is not None)
+        return MappedQuery(", ".join(items), tuple(checks), outputs, self.src)
+
+    def checks(self, has_revenue: bool, has_type: bool) -> list[Check]:
+        ts_col = self.m.fields["timestamp"].column or "timestamp"
+        out: list[Check] = []
+        if self.src.kind == "jsonl":
+            out.append(Check("__j IS NULL AND __line IS NOT NULL", "line",
+                             lit("invalid JSON: the line is not a JSON document")))
+            out.append(Check("__j IS NOT NULL AND json_type(__j) <> 'OBJECT'", "line",
+                             lit("the line is JSON but not an object {...}")))
+        out.append(Check("__cx_ts_raw IS NULL", ts_col, lit("missing timestamp")))
+        hint = self.m.fields["timestamp"].format
+        how = f" with format {hint}" if hint else "; set fields.timestamp.format in the mapping"
+        out.append(Check("__cx_timestamp IS NULL", ts_col,
+                         f"'cannot parse ' || __cx_ts_raw || ' as a time' || {lit(how)}"))
+        if self.m.requires_person:
+            mapped = [f for f in ("user_id", "anonymous_id") if self.m.spec(f) is not None]
+            cond = " AND ".join(f'"__cx_{f}" IS NULL' for f in mapped)
+            blame = next((self.m.fields[f].column for f in mapped if self.m.fields[f].column), mapped[0])
+            out.append(Check(cond, str(blame), lit("missing person id (" + " / ".join(mapped) + ")")))
+        spec = self.m.spec("event")
+        if spec and spec.column and spec.map and spec.unmapped == "reject":
+            text = self.base(spec)
+            out.append(Check(f"{text} IS NOT NULL AND NOT {in_list(text, list(spec.map))}",
+                             spec.column, f"'unknown event value ' || {text}"))
+        if has_type:
+            t_spec = self.m.fields["type"]
+            out.append(Check(f"NOT {in_list('__cx_type', sorted(EVENT_TYPES))} OR __cx_type IS NULL",
+                             t_spec.column or "type",
+                             f"'unknown type ' || coalesce(__cx_type, '(empty)') || "
+                             f"{lit('; use one of ' + ', '.join(sorted(EVENT_TYPES)))}"))
+        if has_revenue:
+            r = self.m.fields["revenue"]
+            out.append(Check("__cx_rev_raw IS NOT NULL AND __cx_revenue IS NULL", r.column or "revenue",
+                             "'revenue ' || __cx_rev_raw || ' is not a number'"))
+        return out
+
+
+def build_query(mapping: Mapping, src: Source) -> MappedQuery:
+    return _Builder(mapping, src).build()
+
+
+def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> list[Reject]:
+    """Run the check pass: bad values and, for CSV, malformed lines (with file lines)."""
+    src = q.source
+    try:
+        rows = con.execute(q.check_sql()).fetchall()
+        malformed: list[tuple[int, str, str, str]] = []
+        if src.kind == "csv":
+            malformed = [
+                (int(r[0]), str(r[1] or ""), str(r[2]), str(r[3] or ""))
+                for r in con.execute(
+                    f"SELECT line, column_name, error_message, csv_line FROM {src.rejects_table} "
+                    "ORDER BY line"
+                ).fetchall()
+            ]
+    except duckdb.Error as exc:
+        raise ImportError_(f"cannot read {src.path.name}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        if src.kind == "csv":
+            con.execute(f"DROP TABLE IF EXISTS {src.rejects_table}")
+            con.execute(f"DROP TABLE IF EXISTS {src.rejects_table}_scan")
+    out: list[Reject] = []
+    header = (1 if src.csv.header else 0) + src.csv.skip
+    bad_lines = [m[0] for m in malformed]
+    for r, col, why, raw in rows:
+        if src.kind == "csv":
+            # record r counts the rows DuckDB accepted; malformed lines before it shift it
+            line = int(r) + header
+            for b in bad_lines:
+                if b <= line:
+                    line += 1
+            out.append(Reject(line - header, line, str(col), str(why), str(raw or "")))
+        else:
+            out.append(Reject(int(r), int(r) if src.kind == "jsonl" else None, str(col), str(why),
+                              str(raw or "")))
+    for line, col, msg, raw in malformed:
+        out.append(Reject(line - header, line, col or "(line)",
+                          f"malformed CSV line: {msg.strip()}", raw.strip("\r\n")))
+    out.sort(key=lambda rj: rj.row)
+    return out
