@@ -1,0 +1,80 @@
+"""The ASGI app factory: ``create_app(workspace_path)``.
+
+One FastAPI app so that the JSON API (``/api/v1``, with its OpenAPI schema) and the
+dashboard can be added as routers later; the collector's hot routes are plain
+Starlette routes that read the raw body themselves and stay out of the schema.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cxlens.api import errors
+from cxlens.api.collector import Collector, CollectorConfig, routes
+from cxlens.api.metrics import Metrics, healthz, metrics_endpoint
+from cxlens.store.workspace import Workspace
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+ENV_CONFIG = "CXLENS_COLLECTOR_CONFIG"
+
+
+async def cx_js(request: Request) -> Response:
+    body = (STATIC / "cx.js").read_bytes()
+    return Response(body, media_type="application/javascript; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=3600",
+                             "Access-Control-Allow-Origin": "*"})
+
+
+def create_app(workspace_path: str | os.PathLike[str], config: CollectorConfig | None = None) -> FastAPI:
+    """The cxlens server for one workspace; the collector starts with the app's lifespan."""
+    root = Workspace.open(workspace_path).root  # fail early with a clear message
+    cfg = config or CollectorConfig()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        collector = Collector(root, cfg, metrics)
+        await collector.start()
+        app.state.collector = collector
+        try:
+            yield
+        finally:
+            await collector.stop()
+
+    app = FastAPI(title="cxlens", version="0.1.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json",
+                  docs_url="/api/v1/docs", redoc_url=None)
+    app.state.metrics = metrics
+    app.state.workspace = root
+    errors.install(app)
+    for route in routes():
+        app.router.routes.append(route)
+    app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))
+    app.router.routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    app.router.routes.append(Route("/cx.js", cx_js, methods=["GET"]))
+    return app
+
+
+def config_to_env(config: CollectorConfig) -> str:
+    return orjson.dumps(asdict(config)).decode()
+
+
+def config_from_env() -> CollectorConfig:
+    raw: dict[str, Any] = orjson.loads(os.environ.get(ENV_CONFIG, "{}"))
+    names = {f.name for f in fields(CollectorConfig)}
+    return CollectorConfig(**{k: v for k, v in raw.items() if k in names})
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each ``--workers`` process calls it)."""
+    return create_app(os.environ["CXLENS_WORKSPACE"], config_from_env())

@@ -1,0 +1,101 @@
+"""Reading a request body safely: size limits before and after decompression."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zlib
+from typing import Any
+
+import orjson
+import zstandard
+from starlette.requests import Request
+
+from cxlens.api.errors import InvalidBody, PayloadTooLarge, UnsupportedEncoding
+
+
+async def read_raw(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes, more than the limit of {limit}",
+                              field="body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is more than the limit of {limit} bytes",
+                                  field="body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
+    d = zlib.decompressobj(wbits)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise InvalidBody(f"body is not valid {name}: {exc}", field="body") from None
+    if len(out) > limit:
+        raise PayloadTooLarge(f"decompressed body is more than the limit of {limit} bytes",
+                              field="body")
+    if not d.eof:
+        raise InvalidBody(f"{name} body is truncated", field="body")
+    return out
+
+
+def decompress(data: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo Content-Encoding (gzip, deflate, zstd), never producing more than ``limit``."""
+    enc = (encoding or "identity").strip().lower()
+    if enc in ("", "identity"):
+        return data
+    if enc in ("gzip", "x-gzip"):
+        return _inflate(data, 31, limit, "gzip")
+    if enc == "deflate":
+        # zlib-wrapped per RFC 9110; some clients send raw deflate
+        try:
+            return _inflate(data, 15, limit, "deflate")
+        except InvalidBody:
+            return _inflate(data, -15, limit, "deflate")
+    if enc == "zstd":
+        try:
+            with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
+                out = reader.read(limit + 1)
+        except zstandard.ZstdError as exc:
+            raise InvalidBody(f"body is not valid zstd: {exc}", field="body") from None
+        if len(out) > limit:
+            raise PayloadTooLarge(f"decompressed body is more than the limit of {limit} bytes",
+                                  field="body")
+        return out
+    raise UnsupportedEncoding(f"Content-Encoding {enc[:30]!r} is not supported; use gzip, "
+                              "deflate, zstd or none", field="Content-Encoding")
+
+
+def parse_json(data: bytes) -> Any:
+    if not data.strip():
+        raise InvalidBody("request body is empty; send a JSON object", field="body")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidBody(f"body is not valid JSON (UTF-8): {exc}", field="body") from None
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    raw = await read_raw(request, limit)
+    return parse_json(decompress(raw, request.headers.get("content-encoding"), limit))
+
+
+def basic_user(header: str | None) -> str | None:
+    """The user name of an HTTP Basic Authorization header (Segment's write key)."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.split(":", 1)[0] or None

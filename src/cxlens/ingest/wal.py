@@ -1,0 +1,290 @@
+"""The collector's write-ahead log: acknowledged events survive a crash.
+
+Layout: ``<ws>/wal/<writer>/seg-<n>.log``, one directory per server process (so
+``--workers N`` never share a file), each holding an exclusive ``flock`` on
+``<writer>/.lock`` while it lives. A record is ``[u32 length][u32 crc32][payload]``
+with payload ``orjson([project, rows])`` (rows already normalised, in the event column
+order). A request is acknowledged only after its record is written and fsynced;
+concurrent requests share one fsync (group commit: while one fsync runs the next
+records queue up and go out together, so there is no timer and no added latency).
+
+The drainer thread rotates the open segment every ``interval`` seconds, appends the
+closed segments to the workspace (one ``ws.append`` per project, which takes the
+workspace writer lock and dedupes on event_id) and only then deletes them. A crash
+between the append and the delete replays the segment on the next start; the append
+drops what is already stored, so nothing is doubled. A torn record at the end of a
+segment (crash during write, never acknowledged) ends the replay of that segment.
+On start, and every few seconds, a drainer also adopts the directories of dead
+writers (their lock is free) and drains them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import shutil
+import struct
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cxlens.ingest.segment import Row, rows_to_table
+
+log = logging.getLogger("cxlens.wal")
+_HEADER = struct.Struct("<II")
+
+
+def encode_record(project: str, rows: list[Row]) -> bytes:
+    payload = orjson.dumps([project, rows])
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def read_segment(path: Path) -> Iterator[tuple[str, list[list[Any]]]]:
+    """Records of a segment; stops at the first torn or corrupt record."""
+    data = path.read_bytes()
+    pos = 0
+    while pos + _HEADER.size <= len(data):
+        length, crc = _HEADER.unpack_from(data, pos)
+        start = pos + _HEADER.size
+        payload = data[start : start + length]
+        if len(payload) < length or zlib.crc32(payload) != crc:
+            log.warning("torn record at %s offset %d: rest of segment skipped", path, pos)
+            return
+        project, rows = orjson.loads(payload)
+        yield project, rows
+        pos = start + length
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+class SegmentLog:
+    """One process's WAL directory: append + fsync, rotate, list closed segments."""
+
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        name = f"w-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # lock first, then make the directory visible: a drainer adopting dead writers'
+        # directories must never see this one unlocked
+        staging = root / f".new-{name}"
+        staging.mkdir()
+        fd = _try_lock(staging / ".lock")
+        assert fd is not None  # a fresh directory nobody else knows
+        self._lock_fd = fd
+        self.dir = root / name
+        staging.rename(self.dir)
+        self._fsync = fsync
+        self._mutex = threading.Lock()
+        self._seq = 0
+        self._file = self._open_next()
+        self._size = 0
+        self._opened = time.monotonic()
+        _fsync_dir(root)
+
+    def _open_next(self) -> Any:
+        self._seq += 1
+        f = open(self.dir / f"seg-{self._seq:08d}.log", "ab", buffering=0)  # noqa: SIM115
+        return f
+
+    def write(self, data: bytes) -> None:
+        with self._mutex:
+            if self._size == 0:
+                self._opened = time.monotonic()
+            self._file.write(data)
+            if self._fsync:
+                os.fdatasync(self._file.fileno())
+            self._size += len(data)
+
+    def rotate(self) -> None:
+        """Close the open segment if it holds anything, so the drainer can take it."""
+        with self._mutex:
+            if self._size == 0:
+                return
+            self._file.close()
+            self._file = self._open_next()
+            self._size = 0
+            if self._fsync:
+                _fsync_dir(self.dir)
+
+    def closed_segments(self) -> list[Path]:
+        with self._mutex:
+            current = Path(self._file.name).name
+        return sorted(p for p in self.dir.glob("seg-*.log") if p.name != current)
+
+    def oldest_pending_age(self) -> float:
+        with self._mutex:
+            return time.monotonic() - self._opened if self._size else 0.0
+
+    def close(self) -> None:
+        with self._mutex:
+            self._file.close()
+            if self._size == 0:
+                Path(self._file.name).unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        """Delete the directory (only once every segment is drained) and unlock."""
+        if not any(self.dir.glob("seg-*.log")):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        os.close(self._lock_fd)
+
+
+class GroupCommit:
+    """Async front of a SegmentLog: ``await append(record)`` returns once it is durable."""
+
+    def __init__(self, seglog: SegmentLog) -> None:
+        self._log = seglog
+        self._pending: list[bytes] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxlens-wal")
+
+    async def append(self, record: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._pending.append(record)
+        self._waiters.append(fut)
+        if self._task is None:
+            self._task = loop.create_task(self._run())
+        await fut
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                data, waiters = b"".join(self._pending), self._waiters
+                self._pending, self._waiters = [], []
+                try:
+                    await loop.run_in_executor(self._executor, self._log.write, data)
+                except Exception as exc:
+                    for w in waiters:
+                        if not w.done():
+                            w.set_exception(exc)
+                    continue
+                for w in waiters:
+                    if not w.done():
+                        w.set_result(None)
+        finally:
+            self._task = None
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DrainStats:
+    segments: int
+    rows: int
+    inserted: int
+    seconds: float
+
+
+Appender = Callable[[str, list[list[Any]]], int]
+
+
+class Drainer(threading.Thread):
+    """Moves closed WAL segments into the workspace, then deletes them."""
+
+    def __init__(
+        self,
+        seglog: SegmentLog,
+        append: Appender,
+        *,
+        interval: float = 0.25,
+        on_drain: Callable[[DrainStats], None] | None = None,
+        adopt_every: float = 5.0,
+    ) -> None:
+        super().__init__(name="cxlens-wal-drainer", daemon=True)
+        self.log = seglog
+        self._append = append
+        self.interval = interval
+        self._on_drain = on_drain
+        self._adopt_every = adopt_every
+        self._halt = threading.Event()
+        self._next_adopt = 0.0
+        self.errors = 0
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            self.drain_once()
+        self.drain_once()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self._halt.set()
+        self.join(timeout)
+
+    def drain_once(self) -> None:
+        try:
+            if time.monotonic() >= self._next_adopt:
+                self._next_adopt = time.monotonic() + self._adopt_every
+                self.adopt_orphans()
+            self.log.rotate()
+            self._drain(self.log.closed_segments())
+        except Exception:  # keep the segments; try again next round
+            self.errors += 1
+            log.exception("draining the WAL failed; will retry")
+
+    def _drain(self, segments: list[Path]) -> None:
+        if not segments:
+            return
+        started = time.monotonic()
+        by_project: dict[str, list[list[Any]]] = {}
+        for seg in segments:
+            for project, rows in read_segment(seg):
+                by_project.setdefault(project, []).extend(rows)
+        inserted = 0
+        n = 0
+        for project, rows in by_project.items():
+            n += len(rows)
+            inserted += self._append(project, rows)
+        for seg in segments:
+            seg.unlink(missing_ok=True)
+        _fsync_dir(segments[0].parent)
+        if self._on_drain is not None:
+            self._on_drain(DrainStats(len(segments), n, inserted, time.monotonic() - started))
+
+    def adopt_orphans(self) -> None:
+        """Drain the directories of writers that died (their lock is free)."""
+        for d in sorted(self.log.root.glob("w-*")):
+            if d == self.log.dir or not d.is_dir():
+                continue
+            fd = _try_lock(d / ".lock")
+            if fd is None:
+                continue
+            try:
+                segs = sorted(d.glob("seg-*.log"))
+                log.info("replaying %d WAL segments of %s", len(segs), d.name)
+                self._drain(segs)
+                shutil.rmtree(d, ignore_errors=True)
+            finally:
+                os.close(fd)
+
+
+def table_for(rows: list[list[Any]]) -> Any:
+    """Rows as read back from the WAL -> Arrow table."""
+    return rows_to_table([tuple(r) for r in rows])
