@@ -1,0 +1,229 @@
+"""The B2C online shop: anonymous browsing, a first purchase, fulfilment, repeat or churn.
+
+Rounds, each vectorised over all customers:
+1. browsing visits (anonymous; several devices), the last one may try to buy — the
+   checkout identifies the customer;
+2. a retry for some who were lost at the payment step;
+3. fulfilment of those orders; a late first delivery makes churn likely;
+4. for those who stay: repeat purchases, newsletter clicks; their orders are fulfilled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from cxlens.simulate.eventlog import I64, choice, group_ordinal
+from cxlens.simulate.journeys import (
+    BASE_CHURN_PROB,
+    LATE_CHURN_PROB,
+    US_PER_DAY,
+    LATE_PROB,
+    Outcome,
+    Population,
+    Sessions,
+    Sim,
+    device_profiles,
+    draw_campaigns,
+    fulfil,
+    hour_offsets,
+    newsletters,
+    web_sessions,
+)
+from cxlens.simulate.personas import SHOP_PERSONAS
+from cxlens.simulate.site import CAMPAIGNS_OF
+
+REPEAT_CHANNELS = {"email": 0.3, "direct": 0.35, "organic_search": 0.15, "paid_search": 0.1,
+                   "paid_social": 0.1}
+
+
+def login_flags(sim: Sim, person: I64, dev: I64, start: I64,
+                known: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """For sessions of identified persons: (already logged in, logs in now). The first
+    session on a device the person has not used since identifying starts with an identify;
+    ``known`` (bit per device slot) is updated."""
+    order = np.lexsort((start, person))
+    p, d = person[order], dev[order]
+    bit = (1 << d).astype(np.uint8)
+    key = p * 4 + d
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, np.bool_)
+    # lexsort by (person, start) then a stable sort by key keeps time order within a key
+    k_order = np.argsort(key, kind="stable")
+    first_k = np.zeros(len(key), np.bool_)
+    ks = key[k_order]
+    first_k[k_order] = np.r_[True, ks[1:] != ks[:-1]] if len(ks) else first
+    already = (known[p] & bit) > 0
+    id_first = first_k & ~already
+    logged = ~id_first
+    np.bitwise_or.at(known, p, bit)
+    out_logged = np.empty(len(order), np.bool_)
+    out_first = np.empty(len(order), np.bool_)
+    out_logged[order] = logged
+    out_first[order] = id_first
+    return out_logged, out_first
+
+
+def _session_arrays(sim: Sim, person: I64, start: I64, dev: I64, camp: I64, buy: npt.NDArray[np.bool_],
+                    logged: npt.NDArray[np.bool_], id_first: npt.NDArray[np.bool_],
+                    pv_scale: float = 1.0, loop_scale: float = 1.0,
+                    land: I64 | None = None, form: I64 | None = None) -> Sessions:
+    rng, n = sim.rng, len(person)
+    n_pv = rng.poisson(sim.param("pages_per_visit", person) * pv_scale)
+    n_pv = np.maximum(n_pv, buy.astype(np.int64))
+    u = rng.random(n)
+    loop_p = sim.param("loop", person) * loop_scale
+    loop_len = np.where(u < loop_p, rng.integers(5, 8, n), np.where(u < loop_p + 0.08, 1, 0))
+    return Sessions(person=person, start=start, dev=dev, camp=camp, n_pv=n_pv.astype(np.int64),
+                    loop_len=loop_len.astype(np.int64), buy=buy, logged_in=logged, id_first=id_first,
+                    form=np.full(n, -1, np.int64) if form is None else form,
+                    land=np.full(n, -1, np.int64) if land is None else land)
+
+
+def browse_round(sim: Sim, person: I64, count: I64, first_day: npt.NDArray[np.float64],
+                 buy_last: npt.NDArray[np.bool_], gap_days: float = 3.0) -> tuple[Sessions, Outcome]:
+    """Anonymous visits; visit k of a person uses device slot k first (so every device
+    appears), later visits a random one; the last visit may try to buy."""
+    rng, pop = sim.rng, sim.pop
+    g, j = group_ordinal(count)
+    p = person[g]
+    gaps = np.where(j == 0, 0.0, rng.exponential(gap_days, len(g)))
+    cum = np.cumsum(gaps)
+    base = np.repeat(cum[np.cumsum(count) - count], count)
+    day = np.floor(first_day[p] + cum - base)
+    n_dev = pop.n_dev[p].astype(np.int64)
+    dev = np.where(j < n_dev, j, rng.integers(0, 3, len(g)) % n_dev)
+    mobile = pop.is_mobile(p, dev)
+    start = sim.start_us + (day * US_PER_DAY).astype(np.int64) + hour_offsets(rng, mobile)
+    is_last = j == count[g] - 1
+    buy = is_last & buy_last[g]
+    camp = draw_campaigns(sim, p)
+    none = np.zeros(len(g), np.bool_)
+    s = _session_arrays(sim, p, start, dev, camp, buy, none, none)
+    return s, web_sessions(sim, s)
+
+
+def first_orders(sim: Sim, s: Sessions, out: Outcome) -> tuple[I64, I64, I64]:
+    """(person, order serial, order time) of each person's earliest order in ``out``."""
+    has = out.order >= 0
+    p, o, t = s.person[has], out.order[has], out.order_us[has]
+    order = np.lexsort((t, p))
+    p, o, t = p[order], o[order], t[order]
+    first = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, np.bool_)
+    return p[first], o[first], t[first]
+
+
+def run(sim: Sim, days: int) -> dict[str, np.ndarray]:
+    """Simulate all customers; returns per-person facts for the ground truth."""
+    rng, pop, n = sim.rng, sim.pop, sim.pop.n
+    everyone = np.arange(n, dtype=np.int64)
+    visits = sim.param("visits", everyone)
+    count = 1 + np.minimum(rng.poisson(np.maximum(visits - 1, 0)), 9)
+    converts = rng.random(n) < sim.param("conversion", everyone)
+    s1, o1 = browse_round(sim, everyone, count, pop.first_day, converts)
+    looper = np.zeros(n, np.bool_)
+    looper[s1.person[s1.loop_len >= 5]] = True
+    known = np.zeros(n, np.uint8)
+    ident = o1.identify_us >= 0
+    np.bitwise_or.at(known, s1.person[ident], (1 << s1.dev[ident]).astype(np.uint8))
+    identified_at = np.full(n, -1, np.int64)
+    identified_at[s1.person[ident]] = o1.identify_us[ident]
+
+    # retry after a loss at the payment step, sometimes on another device
+    lost = o1.reached_payment & (o1.order < 0)
+    retry = lost & (rng.random(len(lost)) < 0.35)
+    rp = s1.person[retry]
+    r_dev = np.where(rng.random(len(rp)) < 0.5, s1.dev[retry], rng.integers(0, 3, len(rp)) % pop.n_dev[rp])
+    r_start = s1.start[retry] + (rng.uniform(0.2, 5.0, len(rp)) * US_PER_DAY).astype(np.int64)
+    logged, id_first = login_flags(sim, rp, r_dev, r_start, known)
+    s2 = _session_arrays(sim, rp, r_start, r_dev, np.zeros(len(rp), np.int64),
+                         np.ones(len(rp), np.bool_), logged, id_first, pv_scale=0.4)
+    o2 = web_sessions(sim, s2)
+    looper[s2.person[s2.loop_len >= 5]] = True
+
+    # first orders, their fulfilment, and the churn decision it drives
+    fp1, fo1, ft1 = first_orders(sim, s1, o1)
+    fp2, fo2, ft2 = first_orders(sim, s2, o2)
+    fp, fo, ftm = np.r_[fp1, fp2], np.r_[fo1, fo2], np.r_[ft1, ft2]
+    f1 = fulfil(sim, fo, fp, ftm, looper)
+    churned = np.zeros(n, np.bool_)
+    churn_draw = rng.random(len(fp)) < np.where(f1.late, LATE_CHURN_PROB, BASE_CHURN_PROB)
+    churned[fp[churn_draw]] = True
+    first_order_us = np.full(n, -1, np.int64)
+    first_order_us[fp] = ftm
+
+    # those who stay: newsletter and repeat purchases
+    stay = fp[~churn_draw]
+    stay_t = ftm[~churn_draw]
+    opt = rng.random(len(stay)) < sim.param("newsletter", stay)
+    nl_p = stay[opt]
+    open_rate = 0.2 + 0.3 * sim.param("newsletter", nl_p)
+    click_p, click_t = newsletters(sim, nl_p, stay_t[opt] + US_PER_DAY, open_rate)
+    n_rep = np.minimum(rng.poisson(sim.param("repeat_orders", stay)), 8)
+    g, j = group_ordinal(n_rep)
+    rep_p = stay[g]
+    span = np.maximum(sim.end_us - stay_t[g] - 5 * US_PER_DAY, US_PER_DAY)
+    rep_t = stay_t[g] + 5 * US_PER_DAY + (rng.random(len(g)) * span).astype(np.int64)
+    first_dev = np.zeros(n, np.int64)
+    first_dev[s1.person[ident]] = s1.dev[ident]
+    rep_dev = (first_dev[rep_p] + 1 + j) % pop.n_dev[rep_p]
+    click_dev = rng.integers(0, 3, len(click_p)) % pop.n_dev[click_p]
+    person = np.r_[rep_p, click_p]
+    dev = np.r_[rep_dev, click_dev]
+    start = np.r_[rep_t, click_t + 2_000_000]
+    email_camp = np.array(CAMPAIGNS_OF["email"][:1], np.int64)
+    camp = np.r_[draw_campaigns(sim, rep_p, REPEAT_CHANNELS), np.repeat(email_camp, len(click_p))]
+    buy = np.r_[np.ones(len(rep_p), np.bool_), np.zeros(len(click_p), np.bool_)]
+    logged, id_first = login_flags(sim, person, dev, start, known)
+    s3 = _session_arrays(sim, person, start, dev, camp, buy, logged, id_first, pv_scale=0.6,
+                         loop_scale=0.5)
+    o3 = web_sessions(sim, s3)
+    has = o3.order >= 0
+    f3 = fulfil(sim, o3.order[has], s3.person[has], o3.order_us[has], looper)
+    late_any = np.zeros(n, np.bool_)
+    for f in (f1, f3):
+        late_any[f.person[f.late]] = True
+    late_first = np.zeros(n, np.bool_)
+    late_first[f1.person[f1.late]] = True
+    return {
+        "churned": churned,
+        "late_first_delivery": late_first,
+        "late_delivery": late_any,
+        "looped": looper,
+        "newsletter": np.isin(everyone, nl_p),
+        "first_order_us": first_order_us,
+        "identified_at_us": identified_at,
+    }
+
+
+def population(rng: np.random.Generator, n: int, days: int) -> tuple[Population, dict[str, list[str]]]:
+    """Customers with persona, locale, devices and traits (age group, gender, region,
+    interests)."""
+    personas = SHOP_PERSONAS
+    persona = choice(rng, np.array([[p.weight for p in personas]]), np.zeros(n, np.int64)).astype(np.int8)
+    english = rng.random(n) < np.array([p.english for p in personas])[persona]
+    de_loc = choice(rng, np.array([[0.78, 0.12, 0.10]]), np.zeros(n, np.int64))
+    locale = np.where(english, 3 + (rng.random(n) < 0.3), de_loc).astype(np.int8)
+    n_dev, prof = device_profiles(rng, personas, persona)
+    first_day = rng.random(n) * days * 0.7
+    # cross-border parcels (AT, CH) are late more often
+    late_prob = LATE_PROB * np.where(np.isin(locale, (1, 2)), 1.6, 1.0)
+    pop = Population(persona, locale, n_dev, prof, np.full(n, -1, np.int32),
+                     np.full(n, -1, np.int8), first_day, late_prob)
+    traits: dict[str, list[str]] = {"age_group": [], "gender": [], "region": [], "interests": []}
+    u = rng.random((n, 4))
+    for k, p in enumerate(personas):
+        idx = np.flatnonzero(persona == k)
+        cum = np.cumsum(p.age_probs)
+        ages = np.minimum(np.searchsorted(cum, u[idx, 0]), len(p.age_groups) - 1)
+        for name, values in (
+            ("age_group", [p.age_groups[a] for a in ages]),
+            ("gender", ["female" if x < p.female else "male" for x in u[idx, 1]]),
+            ("region", [p.regions[int(x * len(p.regions))] for x in u[idx, 2]]),
+            ("interests", ["|".join(p.interests[int(x * len(p.interests)) % len(p.interests)::2])
+                           for x in u[idx, 3]]),
+        ):
+            traits.setdefault(name + "_idx", []).extend(str(i) for i in idx)
+            traits[name].extend(values)
+    order = np.argsort(np.array(traits["age_group_idx"], dtype=np.int64), kind="stable")
+    out = {name: [traits[name][i] for i in order] for name in ("age_group", "gender", "region", "interests")}
+    return pop, out
