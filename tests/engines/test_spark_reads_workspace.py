@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from support import journeys, numbered_events
 
 from cxlens.engines.spark import read_events
 from cxlens.store.workspace import Workspace
+from support import journeys, numbered_events
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
 

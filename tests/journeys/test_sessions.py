@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from support import journeys
 
 from cxlens.errors import SpecError
 from cxlens.journeys.sessions import sessionize
 from cxlens.store.workspace import Workspace
+from support import journeys
 
 
 def _sessions(ws: Workspace, timeout: float = 30) -> dict[str, list[tuple[str, str]]]:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from support import numbered_events
-
 from cxlens.store.workspace import Workspace
+from support import numbered_events
 
 
 def main() -> None:

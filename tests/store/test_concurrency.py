@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from support import REPO, count
 
 from cxlens.store.workspace import Workspace
+from support import REPO, count
 
 APPENDER = Path(__file__).with_name("appender.py")
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from support import count, journeys, numbered_events, ts
 
 import cxlens
 from cxlens.errors import WorkspaceError, WorkspaceNotFound
 from cxlens.model.events import EVENTS_SCHEMA
 from cxlens.store.workspace import Workspace
+from support import count, journeys, numbered_events, ts
 
 
 def test_every_column_round_trips_unchanged(ws: Workspace) -> None:

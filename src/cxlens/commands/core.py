@@ -37,7 +37,7 @@ def workspace_info(ws: Workspace, project: str | None = None, days: int = 31) ->
             total, persons, first, last = con.execute(
                 "SELECT count(*), count(DISTINCT coalesce(user_id, anonymous_id)),"
                 " min(timestamp)::VARCHAR, max(timestamp)::VARCHAR FROM _info_events"
-            ).fetchone() or (0, 0, None, None)
+            ).fetchall()[0]
 
             def counts(expr: str, order: str = "n DESC, k") -> dict[str, int]:
                 rows = con.execute(

@@ -18,10 +18,11 @@ compaction writes new files and retires old ones in one commit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import time
 import threading
+import time
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator
@@ -181,12 +182,12 @@ class Workspace:
         if self._con is None:
             con = duckdb.connect()
             tmp = self.root / "_tmp" / "duckdb"
-            con.execute("SET temp_directory = ?", [str(tmp)])
+            con.execute("SET temp_directory = ?", [str(tmp)]).fetchall()
             engine = self.config.get("engine", {})
             if "memory_limit" in engine:
-                con.execute("SET memory_limit = ?", [str(engine["memory_limit"])])
+                con.execute("SET memory_limit = ?", [str(engine["memory_limit"])]).fetchall()
             if "threads" in engine:
-                con.execute("SET threads = ?", [int(engine["threads"])])
+                con.execute("SET threads = ?", [int(engine["threads"])]).fetchall()
             self._con = con
         return self._con
 
@@ -323,41 +324,66 @@ class Workspace:
                 f"unknown event columns {sorted(unknown)}; map them into 'properties' or 'context'"
             )
         norm_sql, _ = normalize_sql(columns, "_append_src")
-        received = time.time()
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _append_norm AS {norm_sql}",
-            [project, _ts_param(received), source, project],
-        )
-        rows_in = _scalar(con, "SELECT count(*) FROM _append_norm")
-        bad = _scalar(con, "SELECT count(*) FROM _append_norm WHERE timestamp IS NULL")
-        if bad:
-            raise WorkspaceError(f"{bad} events have no timestamp; every event needs one")
-        parts = con.execute(
-            "SELECT DISTINCT project, CAST(timestamp AS DATE)::VARCHAR FROM _append_norm"
-        ).fetchall()
-        existing: list[str] = []
-        for proj in {p for p, _ in parts}:
-            dates = [d for p, d in parts if p == proj]
-            existing += [str(self.root / f.path) for f in self.catalog.files_in("events", proj, dates)]
-        anti = ""
-        if existing:
-            anti = (
-                f"WHERE event_id NOT IN (SELECT event_id FROM read_parquet({_sql_list(existing)}))"
-            )
         batch_id = self.catalog.start_batch(kind, source, project)
         out_dir = self.root / "_tmp" / f"batch-{batch_id}-{uuid.uuid4().hex[:8]}"
         cols = ", ".join(f'"{c}"' for c in FILE_COLUMNS)
-        copy_sql = (
-            f"COPY (SELECT {cols}, project, CAST(timestamp AS DATE) AS date FROM ("
-            f"  SELECT * FROM _append_norm {anti}"
-            "  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at) = 1"
-            f") ORDER BY project, date, coalesce(user_id, anonymous_id), timestamp) TO '{out_dir}' "
-            "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (project, date), "
-            "FILENAME_PATTERN 'part-{uuid}', WRITE_PARTITION_COLUMNS false)"
-        )
-        inserted = _scalar(con, copy_sql) if rows_in else 0
-        con.execute("DROP TABLE IF EXISTS _append_norm")
-        con.execute("DROP VIEW IF EXISTS _append_src")
+        # Stream straight from the source into partitioned files under _tmp: no sort and no
+        # materialised copy, so a 10M-event import needs little memory. Duplicates are
+        # looked for afterwards in the written files (cheap: one column), and only a batch
+        # that has some pays for a second, de-duplicating pass.
+        try:
+            rows_in = _scalar(
+                con,
+                f"COPY (SELECT {cols}, project, CAST(timestamp AS DATE) AS date FROM ("
+                f"SELECT * REPLACE (CASE WHEN timestamp IS NULL THEN error("
+                "'an event has no timestamp; every event needs one') ELSE timestamp END"
+                f" AS timestamp) FROM ({norm_sql}))) TO '{out_dir}' (FORMAT parquet, "
+                "COMPRESSION zstd, PARTITION_BY (project, date), "
+                "FILENAME_PATTERN 'part-{uuid}', WRITE_PARTITION_COLUMNS false)",
+                [project, _ts_param(time.time()), source, project],
+            )
+        except duckdb.InvalidInputException as exc:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            if "every event needs one" in str(exc):
+                raise WorkspaceError("an event has no timestamp; every event needs one") from None
+            raise
+        finally:
+            con.execute("DROP VIEW IF EXISTS _append_src").fetchall()
+            with contextlib.suppress(duckdb.Error):
+                con.unregister("_append_src")
+        inserted = rows_in
+        if rows_in:
+            written = [p for p in out_dir.rglob("*.parquet")]
+            parts = {(p.parent.parent.name.split("=", 1)[1], p.parent.name.split("=", 1)[1]) for p in written}
+            existing: list[str] = []
+            for proj in {p for p, _ in parts}:
+                dates = [d for p, d in parts if p == proj]
+                existing += [str(self.root / f.path) for f in self.catalog.files_in("events", proj, dates)]
+            new_files = _sql_list([str(p) for p in written])
+            dup_sql = (
+                f"SELECT count(*) - count(DISTINCT event_id) FROM read_parquet({new_files})"
+            )
+            if existing:
+                dup_sql = (
+                    f"SELECT ({dup_sql}) + (SELECT count(*) FROM read_parquet({new_files}) "
+                    f"WHERE event_id IN (SELECT event_id FROM read_parquet({_sql_list(existing)})))"
+                )
+            if _scalar(con, dup_sql):
+                anti = (
+                    f"WHERE event_id NOT IN (SELECT event_id FROM read_parquet({_sql_list(existing)}))"
+                    if existing else ""
+                )
+                deduped = out_dir.with_name(out_dir.name + "-dedup")
+                inserted = _scalar(
+                    con,
+                    f"COPY (SELECT {cols}, project, date FROM read_parquet({new_files}, "
+                    "hive_partitioning = true, hive_types = {'project': VARCHAR, 'date': DATE}) "
+                    f"{anti} QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at)"
+                    f" = 1) TO '{deduped}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY "
+                    "(project, date), FILENAME_PATTERN 'part-{uuid}', WRITE_PARTITION_COLUMNS false)",
+                )
+                shutil.rmtree(out_dir, ignore_errors=True)
+                out_dir = deduped
         entries = self._install_files(out_dir, batch_id) if inserted else []
         with self.catalog.transaction() as db:
             db.executemany(
@@ -431,7 +457,7 @@ class Workspace:
                     f"COPY (SELECT {cols} FROM read_parquet({_sql_list(paths)}) "
                     "ORDER BY coalesce(user_id, anonymous_id), timestamp, event_id) "
                     f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
-                )
+                ).fetchall()
                 _fsync_file(tmp)
                 n = pq.ParquetFile(tmp).metadata.num_rows
                 expected = sum(f.rows for f in files)
@@ -469,9 +495,9 @@ class Workspace:
         )
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
+    rows = con.execute(sql, params or []).fetchall()  # fetchone() would leave the result open
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 def _ts_param(epoch: float) -> str:
@@ -480,5 +506,5 @@ def _ts_param(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
-def open(path: str | os.PathLike[str]) -> Workspace:  # noqa: A001 - the public name is cxlens.open
+def open(path: str | os.PathLike[str]) -> Workspace:
     return Workspace.open(path)
