@@ -24,8 +24,8 @@ from cxlens.simulate.journeys import (
     web_sessions,
 )
 from cxlens.simulate.personas import B2B_PERSONAS, ROLE_PROBS
-from cxlens.simulate.site import CH
 from cxlens.simulate.shop import _session_arrays, browse_round, login_flags
+from cxlens.simulate.site import CH
 
 COUNTRIES = ("DE", "AT", "CH")
 PORTAL_CHANNELS = {"direct": 0.7, "email": 0.2, "organic_search": 0.1}

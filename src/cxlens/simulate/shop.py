@@ -17,8 +17,8 @@ from cxlens.simulate.eventlog import I64, choice, group_ordinal
 from cxlens.simulate.journeys import (
     BASE_CHURN_PROB,
     LATE_CHURN_PROB,
-    US_PER_DAY,
     LATE_PROB,
+    US_PER_DAY,
     Outcome,
     Population,
     Sessions,
