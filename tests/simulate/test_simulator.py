@@ -84,7 +84,6 @@ def test_summary_matches_events(shop: tuple[Workspace, SimulationReport]) -> Non
 
 def test_every_person_has_events_under_its_ids(shop: tuple[Workspace, SimulationReport]) -> None:
     ws, _ = shop
-    persons = pq.read_table(ws.root / "ground_truth/shop/persons.parquet")
     missing = _one(ws, """
         SELECT count(*) FROM gt_persons p WHERE NOT EXISTS (
           SELECT 1 FROM ev WHERE list_contains(p.anonymous_ids, ev.anonymous_id)

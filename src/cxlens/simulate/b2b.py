@@ -133,7 +133,7 @@ def run(sim: Sim, days: int) -> dict[str, np.ndarray]:
     signed_at[acct[sp]] = t_sign
     member_signed = signed_at[acct]
     buyers = np.flatnonzero((member_signed >= 0) & (pop.role != 3))
-    f1, n_orders_1 = _portal_round(sim, buyers, member_signed[buyers],
+    f1, _ = _portal_round(sim, buyers, member_signed[buyers],
                                    member_signed[buyers] + 90 * US_PER_DAY, known)
     # renewal: late deliveries in the term make a cancellation likely
     late_acct = np.zeros(n_acc, np.bool_)

@@ -137,13 +137,13 @@ class Site:
 SHOP_SITE: Final = Site(
     host="www.nordlicht-shop.de",
     pages=(
-        ("/", "Nordlicht – Mode, Wohnen & Technik online kaufen"),
+        ("/", "Nordlicht - Mode, Wohnen & Technik online kaufen"),
         ("/angebote", "Angebote der Woche"),
         ("/neuheiten", "Neuheiten"),
         ("/hilfe/versandkosten-und-ruecksendung", "Versandkosten & Rücksendung"),
         ("/warenkorb", "Warenkorb"),
-        ("/kasse/versand", "Kasse – Versand"),
-        ("/kasse/zahlung", "Kasse – Zahlung"),
+        ("/kasse/versand", "Kasse - Versand"),
+        ("/kasse/zahlung", "Kasse - Zahlung"),
         ("/kasse/bestaetigung", "Vielen Dank für Ihre Bestellung"),
         ("/konto", "Mein Konto"),
         ("/ratgeber", "Ratgeber"),
@@ -161,13 +161,13 @@ SHOP_SITE: Final = Site(
 B2B_SITE: Final = Site(
     host="www.technikwerk-b2b.de",
     pages=(
-        ("/", "Technikwerk – Industriebedarf für Profis"),
+        ("/", "Technikwerk - Industriebedarf für Profis"),
         ("/loesungen", "Lösungen für Ihre Branche"),
         ("/preise", "Preise & Rahmenverträge"),
         ("/hilfe/versandkosten-und-ruecksendung", "Versandkosten, Lieferzeiten & Rücksendung"),
         ("/warenkorb", "Bestellkorb"),
-        ("/kasse/versand", "Bestellung – Lieferung"),
-        ("/kasse/zahlung", "Bestellung – Zahlung"),
+        ("/kasse/versand", "Bestellung - Lieferung"),
+        ("/kasse/zahlung", "Bestellung - Zahlung"),
         ("/kasse/bestaetigung", "Bestellung eingegangen"),
         ("/fallstudien", "Fallstudien"),
         ("/whitepaper", "Whitepaper: Beschaffung 4.0"),
