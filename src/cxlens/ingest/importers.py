@@ -84,10 +84,11 @@ def import_file(
     file = Path(path).expanduser()
     if not file.is_file():
         raise ImportError_(f"{file} not found; pass the path of an existing file")
-    fmt = format or guess_format(file)
+    m = load_mapping(mapping) if isinstance(mapping, str | Path) else mapping
+    # --format wins, then the mapping's own format, then the file name
+    fmt = format or (m.format if m is not None else None) or guess_format(file)
     if fmt not in FORMATS:
         raise ImportError_(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    m = load_mapping(mapping) if isinstance(mapping, str | Path) else mapping
     proj = project or ws.default_project
     src_name = source or default_source(file, fmt)
     started = time.perf_counter()

@@ -160,8 +160,8 @@ def parse_mapping(data: dict[str, Any], *, where: str = "mapping") -> Mapping:
     for name, raw in raw_fields.items():
         if name not in FIELDS:
             raise MappingError(
-                f"{where}: unknown field {name!r} in [fields]; allowed: {', '.join(FIELDS)}"
-                " (other columns go to [properties] or [context])",
+                f"{where}: unknown field {name!r} in section 'fields'; allowed: {', '.join(FIELDS)}"
+                " (other columns go to section 'properties' or section 'context')",
                 field=f"fields.{name}",
             )
         fields[name] = parse_field(raw, f"fields.{name}", where)
@@ -259,13 +259,13 @@ def parse_field(raw: Any, name: str, where: str = "mapping") -> FieldSpec:
 def check_fields(fields: dict[str, FieldSpec], where: str) -> None:
     ts = fields.get("timestamp")
     if ts is None:
-        raise MappingError(f"{where}: [fields] needs timestamp = \"<column>\"; every event needs a time",
+        raise MappingError(f"{where}: section 'fields' needs timestamp = \"<column>\"; every event needs a time",
                            field="fields.timestamp")
     if ts.column is None:
         raise MappingError(f"{where}: fields.timestamp must name a column", field="fields.timestamp")
     if "event" not in fields and "type" not in fields:
         raise MappingError(
-            f"{where}: [fields] needs event = \"<column>\" or event = {{ value = \"Name\" }}",
+            f"{where}: section 'fields' needs event = \"<column>\" or event = {{ value = \"Name\" }}",
             field="fields.event",
         )
     typ = fields.get("type")
@@ -291,11 +291,11 @@ def _parse_properties(raw: Any, where: str) -> PropertiesSpec:
     if isinstance(raw, str | list):
         raw = {"columns": raw}
     if not isinstance(raw, dict):
-        raise MappingError(f"{where}: [properties] must be a table", field="properties")
+        raise MappingError(f"{where}: section 'properties' must be a table", field="properties")
     unknown = set(raw) - {"columns", "exclude", "rename", "types", "values"}
     if unknown:
         raise MappingError(
-            f"{where}: [properties] has unknown key {sorted(unknown)[0]!r}; allowed: "
+            f"{where}: section 'properties' has unknown key {sorted(unknown)[0]!r}; allowed: "
             "columns, exclude, rename, types, values",
             field="properties",
         )
@@ -334,7 +334,7 @@ def _parse_csv(raw: Any, where: str) -> CsvOptions:
     table = _table(raw, "csv", where)
     unknown = set(table) - {"delimiter", "quote", "escape", "header", "encoding", "skip"}
     if unknown:
-        raise MappingError(f"{where}: [csv] has unknown key {sorted(unknown)[0]!r}", field="csv")
+        raise MappingError(f"{where}: section 'csv' has unknown key {sorted(unknown)[0]!r}", field="csv")
     delim = str(table.get("delimiter", ","))
     if delim in ("\\t", "tab"):
         delim = "\t"
@@ -352,5 +352,5 @@ def _parse_csv(raw: Any, where: str) -> CsvOptions:
 
 def _table(raw: Any, name: str, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise MappingError(f"{where}: [{name}] must be a table of key = value", field=name)
+        raise MappingError(f"{where}: section '{name}' must be a table of key = value", field=name)
     return raw

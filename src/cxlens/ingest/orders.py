@@ -55,14 +55,14 @@ def orders_mapping(base: Mapping | None, columns: list[str] | tuple[str, ...]) -
     section: dict[str, Any] = dict(base.extra.get("orders", {})) if base else {}
     unknown = set(section) - _KEYS
     if unknown:
-        raise MappingError(f"[orders] has unknown key {sorted(unknown)[0]!r}; allowed: "
+        raise MappingError(f"section 'orders' has unknown key {sorted(unknown)[0]!r}; allowed: "
                            f"{', '.join(sorted(_KEYS))}", field="orders")
     guessed = guess_columns(columns)
     roles: dict[str, Any] = {**{k: v for k, v in guessed.items()}, **section}
     for role in ("order_id", "customer", "date", "amount"):
         if role not in roles:
             raise MappingError(
-                f"cannot tell which column is the {role.replace('_', ' ')}; add [orders] {role} = "
+                f"cannot tell which column is the {role.replace('_', ' ')}; add section 'orders' {role} = "
                 f"\"<column>\" to a mapping file (columns: {', '.join(columns[:20])})",
                 field=f"orders.{role}",
             )

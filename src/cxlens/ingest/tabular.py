@@ -156,7 +156,9 @@ class _Builder:
             cols = list(p.columns)
         elif self.src.kind == "jsonl":
             cols = []
-            drop = {c.split(".", 1)[0] for c in used | set(p.exclude)}
+            # keys used whole leave the properties; a nested key used as a field keeps
+            # its parent object whole (nothing else in it is lost)
+            drop = {c for c in used | set(p.exclude) if "." not in c}
             patch = json_lit(dict.fromkeys(sorted(drop)))
             remaining_json = f"json_merge_patch(__j, {patch})" if drop else "__j"
         else:
@@ -285,11 +287,12 @@ def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> list[Reject]
         rows = con.execute(q.check_sql()).fetchall()
         malformed: list[tuple[int, str, str, str]] = []
         if src.kind == "csv":
+            # DuckDB records a short line once per missing column: keep its first error
             malformed = [
                 (int(r[0]), str(r[1] or ""), str(r[2]), str(r[3] or ""))
                 for r in con.execute(
-                    f"SELECT line, column_name, error_message, csv_line FROM {src.rejects_table} "
-                    "ORDER BY line"
+                    f"SELECT line, arg_min(column_name, column_idx), arg_min(error_message, column_idx),"
+                    f" any_value(csv_line) FROM {src.rejects_table} GROUP BY line ORDER BY line"
                 ).fetchall()
             ]
     except duckdb.Error as exc:

@@ -63,7 +63,7 @@ class XesOptions:
                    "channel_attribute", "channel_map"}
         unknown = set(section) - allowed
         if unknown:
-            raise MappingError(f"[xes] has unknown key {sorted(unknown)[0]!r}; allowed: "
+            raise MappingError(f"section 'xes' has unknown key {sorted(unknown)[0]!r}; allowed: "
                                f"{', '.join(sorted(allowed))}", field="xes")
         pf = str(section.get("person_field", "user_id"))
         if pf not in _PERSON_FIELDS:

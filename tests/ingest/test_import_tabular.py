@@ -1,0 +1,289 @@
+"""Mapped CSV / JSON Lines / Parquet imports: what lands in the workspace."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from importfiles import batches, events, journeys_of, write_csv, write_jsonl, write_mapping
+
+from cxlens.errors import BadRowsError, MappingError
+from cxlens.ingest.importers import import_file
+from cxlens.store.workspace import Workspace
+
+SHOP_MAPPING = """
+[fields]
+timestamp = { column = "when", format = "%d.%m.%Y %H:%M", timezone = "Europe/Berlin" }
+user_id = "customer"
+channel = { value = "store" }
+revenue = { column = "price", when_event = ["Order Completed"] }
+currency = { value = "EUR", when_event = ["Order Completed"] }
+[fields.event]
+column = "what"
+map = { view = "Product Viewed", cart = "Product Added", purchase = "Order Completed" }
+[properties]
+columns = "remaining"
+rename = { sku = "product_id" }
+"""
+
+SHOP = {
+    "anna": [
+        {"when": "01.05.2024 10:00", "what": "view", "sku": "A-1", "price": "19.99", "zip": "01067"},
+        {"when": "01.05.2024 10:05", "what": "cart", "sku": "A-1", "price": "19.99", "zip": "01067"},
+        {"when": "01.05.2024 10:09", "what": "purchase", "sku": "A-1", "price": "19.99", "zip": "01067"},
+    ],
+    "ben": [{"when": "02.05.2024 23:30", "what": "view", "sku": "B-7", "price": "5", "zip": "80331"}],
+}
+
+
+def test_csv_journeys_become_events_with_rewritten_names_and_revenue_only_on_purchases(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    file = write_csv(tmp_path / "shop.csv", SHOP)
+    mapping = write_mapping(tmp_path / "shop.toml", SHOP_MAPPING)
+
+    report = import_file(ws, file, format="csv", mapping=mapping)
+
+    assert (report.rows_read, report.inserted, report.rejected) == (4, 4, 0)
+    assert journeys_of(ws) == {
+        "anna": ["Product Viewed", "Product Added", "Order Completed"],
+        "ben": ["Product Viewed"],
+    }
+    anna = [e for e in events(ws) if e["user_id"] == "anna"]
+    assert [e["revenue"] for e in anna] == [None, None, 19.99]
+    assert [e["currency"] for e in anna] == [None, None, "EUR"]
+    assert {e["channel"] for e in anna} == {"store"}
+    # naive local times in Berlin (CEST, +02:00) are stored in UTC
+    assert anna[0]["timestamp"] == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    # columns not mapped to a field are properties; postcodes stay text
+    assert anna[0]["properties"] == {"product_id": "A-1", "zip": "01067"}
+
+
+def test_importing_the_same_file_twice_adds_nothing(ws: Workspace, tmp_path: Path) -> None:
+    file = write_csv(tmp_path / "shop.csv", SHOP)
+    mapping = write_mapping(tmp_path / "shop.toml", SHOP_MAPPING)
+
+    first = import_file(ws, file, format="csv", mapping=mapping)
+    again = import_file(ws, file, format="csv", mapping=mapping, source="import:again")
+
+    assert first.inserted == 4
+    assert (again.inserted, again.duplicates) == (0, 4)
+    assert len(events(ws)) == 4
+
+
+def test_context_columns_become_page_and_campaign_and_give_the_channel(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    file = write_csv(tmp_path / "web.csv", {
+        "v1": [{"ts": "2024-05-01T10:00:00Z", "url": "https://shop.de/?gclid=x", "ref": "",
+                "utm_source": "", "utm_medium": ""}],
+        "v2": [{"ts": "2024-05-01T11:00:00+02:00", "url": "https://shop.de/", "ref": "",
+                "utm_source": "newsletter", "utm_medium": "email"}],
+    }, person_col="visitor")
+    mapping = write_mapping(tmp_path / "web.toml", """
+[fields]
+timestamp = "ts"
+anonymous_id = "visitor"
+type = { value = "page" }
+[context]
+"page.url" = "url"
+"page.referrer" = "ref"
+"campaign.source" = "utm_source"
+"campaign.medium" = "utm_medium"
+""")
+    import_file(ws, file, format="csv", mapping=mapping)
+
+    by_person = {e["anonymous_id"]: e for e in events(ws)}
+    assert by_person["v1"]["channel"] == "paid_search"
+    assert by_person["v2"]["channel"] == "email"
+    assert by_person["v2"]["context"]["campaign"] == {"source": "newsletter", "medium": "email"}
+    assert by_person["v2"]["timestamp"] == datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+    assert by_person["v1"]["type"] == "page"
+    assert by_person["v1"]["properties"] is None
+
+
+def test_semicolon_csv_with_german_decimal_comma(ws: Workspace, tmp_path: Path) -> None:
+    file = write_csv(tmp_path / "crm.csv", {
+        "K-1": [{"Datum": "03.02.2024 14:15", "Betrag": "1.234,50"}],
+    }, person_col="Kunde", delimiter=";")
+    mapping = write_mapping(tmp_path / "crm.yaml", """
+csv: {delimiter: ";"}
+fields:
+  timestamp: {column: Datum, format: "%d.%m.%Y %H:%M", timezone: Europe/Berlin}
+  user_id: Kunde
+  event: {value: Deal Won}
+  channel: {value: sales}
+  revenue: {column: Betrag, decimal: ","}
+""")
+    import_file(ws, file, format="csv", mapping=mapping)
+
+    (e,) = events(ws)
+    assert (e["event"], e["revenue"], e["channel"]) == ("Deal Won", 1234.5, "sales")
+    assert e["timestamp"] == datetime(2024, 2, 3, 13, 15, tzinfo=UTC)
+
+
+def test_jsonl_nested_keys_and_remaining_properties(ws: Workspace, tmp_path: Path) -> None:
+    file = write_jsonl(tmp_path / "ev.jsonl", {
+        "u1": [{"at": "2024-05-01 10:00:00", "name": "Signed Up", "plan": {"tier": "pro"}, "seats": 3}],
+    }, person_col="uid")
+    mapping = write_mapping(tmp_path / "m.toml", """
+[fields]
+timestamp = "at"
+event = "name"
+user_id = "uid"
+account_id = "plan.tier"
+""")
+    import_file(ws, file, format="jsonl", mapping=mapping)
+
+    (e,) = events(ws)
+    assert (e["user_id"], e["event"], e["account_id"]) == ("u1", "Signed Up", "pro")
+    assert e["properties"] == {"plan": {"tier": "pro"}, "seats": 3}
+
+
+def test_parquet_with_typed_timestamp_and_numeric_revenue(ws: Workspace, tmp_path: Path) -> None:
+    file = tmp_path / "orders.parquet"
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT * FROM (VALUES ('c1', TIMESTAMP '2024-05-01 10:00', 10.5::DOUBLE, 'o1'),"
+        " ('c2', TIMESTAMP '2024-05-02 11:00', 20::DOUBLE, 'o2')) t(cust, ts, total, oid))"
+        f" TO '{file}' (FORMAT parquet)"
+    )
+    mapping = write_mapping(tmp_path / "m.toml", """
+[fields]
+timestamp = "ts"
+user_id = "cust"
+event = { value = "Order Completed" }
+revenue = "total"
+event_id = { from = ["oid"], prefix = "order" }
+""")
+    report = import_file(ws, file, format="parquet", mapping=mapping)
+
+    assert report.inserted == 2
+    got = {e["user_id"]: (e["timestamp"], e["revenue"], e["properties"]) for e in events(ws)}
+    assert got["c1"] == (datetime(2024, 5, 1, 10, tzinfo=UTC), 10.5, {"oid": "o1"})
+
+
+def test_strict_import_writes_nothing_when_one_row_is_bad(ws: Workspace, tmp_path: Path) -> None:
+    people = {**SHOP, "cara": [{"when": "gestern", "what": "view", "sku": "C", "price": "1", "zip": "1"}]}
+    file = write_csv(tmp_path / "shop.csv", people)
+    mapping = write_mapping(tmp_path / "shop.toml", SHOP_MAPPING)
+
+    with pytest.raises(BadRowsError) as info:
+        import_file(ws, file, format="csv", mapping=mapping, strict=True)
+
+    assert "line 6, column when: cannot parse gestern" in info.value.message
+    assert events(ws) == []
+    assert batches(ws) == []
+    assert list((ws.root / "rejects").iterdir()) == []
+    assert list((ws.root / "events").rglob("*.parquet")) == []
+
+
+BAD_ROWS = [
+    # (what the bad row looks like, mapping extra, expected column, reason fragment)
+    pytest.param('{"when": "31.02.2024 10:00"}', "", "when", "cannot parse 31.02.2024 10:00",
+                 id="unparsable-timestamp"),
+    pytest.param('{"when": ""}', "", "when", "missing timestamp", id="missing-timestamp"),
+    pytest.param('{"customer": ""}', "", "customer", "missing person id", id="missing-person"),
+    pytest.param('{"price": "zwölf"}', "", "price", "revenue zwölf is not a number",
+                 id="non-numeric-revenue"),
+    pytest.param('{"kind": "click"}', 'type = "kind"', "kind", "unknown type click",
+                 id="unknown-type"),
+]
+
+
+@pytest.mark.parametrize(("bad", "extra", "column", "reason"), BAD_ROWS)
+def test_each_kind_of_bad_value_lands_in_the_rejects_file_and_the_rest_is_imported(
+    ws: Workspace, tmp_path: Path, bad: str, extra: str, column: str, reason: str
+) -> None:
+    import json
+
+    good = {"when": "01.05.2024 10:00", "what": "purchase", "price": "9.5", "kind": "track"}
+    people = {"anna": [good, good | {"when": "01.05.2024 11:00"}], "ben": [good]}
+    people["ben"].append(good | {"customer_override": True} | json.loads(bad))
+    rows = [{"customer": p, **{k: v for k, v in ev.items() if k != "customer_override"}}
+            for p, evs in people.items() for ev in evs]
+    file = tmp_path / "shop.csv"
+    with file.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["customer", "when", "what", "price", "kind"])
+        w.writeheader()
+        w.writerows(rows)
+    mapping = write_mapping(tmp_path / "m.toml", SHOP_MAPPING.replace(
+        'channel = { value = "store" }', 'channel = { value = "store" }\n' + extra))
+
+    report = import_file(ws, file, format="csv", mapping=mapping)
+
+    assert (report.inserted, report.rejected) == (3, 1)
+    assert report.rejects_file is not None
+    with (ws.root / report.rejects_file).open() as fh:
+        (rej,) = list(csv.DictReader(fh))
+    assert (rej["row"], rej["line"], rej["column"]) == ("4", "5", column)
+    assert reason in rej["reason"]
+    assert rej["raw"].startswith(rows[3]["customer"] + ",")
+    (batch,) = batches(ws)
+    assert (batch["rejected"], batch["rejects_path"]) == (1, report.rejects_file)
+
+
+def test_malformed_csv_lines_are_rejected_with_their_file_line(ws: Workspace, tmp_path: Path) -> None:
+    file = write_csv(tmp_path / "shop.csv", SHOP, extra_lines=[
+        "carl,01.05.2024 12:00,view",                       # a column short
+        "dora,01.05.2024 12:00,view,X,1,2,3",                # columns too many
+        'emil,01.05.2024 12:00,"view,S,1,01067',             # quote never closed
+    ])
+    mapping = write_mapping(tmp_path / "shop.toml", SHOP_MAPPING)
+
+    report = import_file(ws, file, format="csv", mapping=mapping)
+
+    assert (report.inserted, report.rejected) == (4, 3)
+    with (ws.root / str(report.rejects_file)).open() as fh:
+        rejects = list(csv.DictReader(fh))
+    assert [r["line"] for r in rejects] == ["6", "7", "8"]
+    assert all(r["reason"].startswith("malformed CSV line") for r in rejects)
+    assert "unterminated quote" in rejects[2]["reason"]
+    assert rejects[0]["raw"] == "carl,01.05.2024 12:00,view"
+
+
+def test_value_rejects_after_a_malformed_line_name_the_right_line(ws: Workspace, tmp_path: Path) -> None:
+    file = tmp_path / "f.csv"
+    file.write_text("customer,when,what\na,01.05.2024 10:00\nb,01.05.2024 10:00,view\nc,nie,view\n")
+    mapping = write_mapping(tmp_path / "m.toml", SHOP_MAPPING.replace(
+        'revenue = { column = "price", when_event = ["Order Completed"] }\n', ""))
+
+    report = import_file(ws, file, format="csv", mapping=mapping)
+
+    with (ws.root / str(report.rejects_file)).open() as fh:
+        lines = {r["line"]: r["column"] for r in csv.DictReader(fh)}
+    assert lines == {"2": "what", "4": "when"}
+
+
+def test_invalid_json_lines_are_rejected_and_the_rest_imported(ws: Workspace, tmp_path: Path) -> None:
+    file = write_jsonl(tmp_path / "ev.jsonl", {
+        "u1": [{"at": "2024-05-01 10:00:00", "name": "A"}, {"at": "2024-05-01 10:01:00", "name": "B"}],
+    }, person_col="uid", extra_lines=['{"uid": "u2", "at": ', '[1, 2]'])
+    mapping = write_mapping(tmp_path / "m.toml", '[fields]\ntimestamp = "at"\nevent = "name"\nuser_id = "uid"\n')
+
+    report = import_file(ws, file, format="jsonl", mapping=mapping)
+
+    assert (report.inserted, report.rejected) == (2, 2)
+    with (ws.root / str(report.rejects_file)).open() as fh:
+        rejects = list(csv.DictReader(fh))
+    assert [(r["line"], r["reason"][:12]) for r in rejects] == [("3", "invalid JSON"), ("4", "the line is ")]
+    assert rejects[0]["raw"] == '{"uid": "u2", "at": '
+
+
+def test_mapping_mistakes_are_one_clear_error_before_anything_is_read(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    file = write_csv(tmp_path / "shop.csv", SHOP)
+    cases = {
+        SHOP_MAPPING.replace('user_id = "customer"', 'user_id = "kunde"'): "column 'kunde' is not in shop.csv",
+        SHOP_MAPPING.replace('timezone = "Europe/Berlin"', 'timezone = "Europe/Bonn"'): "not a time zone",
+        SHOP_MAPPING + "\n[fields2]\n": "unknown section 'fields2'",
+        SHOP_MAPPING.replace("[fields]", "[fields]\nprice = \"price\""): "unknown field 'price'",
+    }
+    for text, message in cases.items():
+        with pytest.raises(MappingError, match=message):
+            import_file(ws, file, format="csv", mapping=write_mapping(tmp_path / "m.toml", text))
+    assert batches(ws) == []
