@@ -82,6 +82,8 @@ class Live:
         ws = Workspace.init(root)
         self.shop: NewKeys = create_project(ws.catalog, "shop")
         self.other: NewKeys = create_project(ws.catalog, "other")
+        self.private: NewKeys = create_project(
+            ws.catalog, "private", {"privacy": {"honor_dnt": True, "anonymize_ip": False}})
         ws.close()
         self.root = root
         self.server = Server(root).start()
