@@ -38,7 +38,7 @@ def import_(
             except BadRowsError as exc:
                 if json:
                     emit_json({"error": exc.code, "message": exc.message, "rejects": exc.rejects[:100]})
-                    raise typer.Exit(2) from None
+                    raise SystemExit(2) from None  # click would swallow typer.Exit here
                 raise
     finally:
         ws.close()
