@@ -59,7 +59,7 @@ class CollectorConfig:
     max_batch_events: int = 2500
     max_future_hours: float = 24.0
     max_past_days: float | None = None
-    drain_interval: float = 0.25
+    drain_interval: float = 0.5
     fsync: bool = True
 
     @property
@@ -120,6 +120,10 @@ class Collector:
 
     def __post_init__(self) -> None:
         self._ws = Workspace.open(self.workspace)
+        # the writer shares the cores with the request path; a single DuckDB thread keeps
+        # it from starving the event loops (it batches more when it falls behind)
+        self._ws.con.execute("SET threads = 1")
+        self._ws.con.execute("SET memory_limit = '512MB'")
         self.keys = KeyCache(self._ws.catalog.path)
         self.wal = SegmentLog(self._ws.root / "wal", fsync=self.config.fsync)
         self.commit = GroupCommit(self.wal)

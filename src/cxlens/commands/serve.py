@@ -24,6 +24,7 @@ def serve(
     max_batch: Annotated[int, typer.Option(help="Most events in one batch request.")] = 2500,
     max_future_hours: Annotated[float, typer.Option(help="Reject events further in the future.")] = 24.0,
     max_past_days: Annotated[float, typer.Option(help="Reject events older than this (0: never).")] = 0.0,
+    drain_interval: Annotated[float, typer.Option(help="Seconds between WAL -> workspace moves.")] = 0.5,
     fsync: Annotated[bool, typer.Option(help="fsync the WAL before acknowledging.")] = True,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
@@ -42,6 +43,7 @@ def serve(
         max_body_bytes=max_body_kb * 1024, max_event_bytes=max_event_kb * 1024,
         max_batch_events=max_batch, max_future_hours=max_future_hours,
         max_past_days=max_past_days or None, fsync=fsync,
+        drain_interval=drain_interval,
     )
     os.environ["CXLENS_WORKSPACE"] = str(root)
     os.environ[ENV_CONFIG] = config_to_env(config)

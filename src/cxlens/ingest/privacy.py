@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,6 +53,7 @@ PERSONAL_CONTEXT_KEYS: Final = (
 )
 
 
+@lru_cache(maxsize=8192)  # a batch comes from one address; parsing costs more than the rest
 def anonymize_ip(value: str) -> str | None:
     """Zero the last octet (IPv4) or the last 80 bits (IPv6); None if not an address."""
     try:

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
@@ -188,6 +189,15 @@ def _fill_acquisition(ctx: dict[str, Any], page: dict[str, Any]) -> None:
             return
     if not query:
         return
+    campaign, clicks = _query_acquisition(query)
+    if campaign and not isinstance(ctx.get("campaign"), dict):
+        ctx["campaign"] = dict(campaign)
+    if clicks and not isinstance(ctx.get("click_ids"), dict):
+        ctx["click_ids"] = dict(clicks)
+
+
+@lru_cache(maxsize=4096)  # landing URLs repeat within a batch and across a campaign
+def _query_acquisition(query: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     campaign: dict[str, str] = {}
     clicks: dict[str, str] = {}
     for key, value in parse_qsl(query.lstrip("?")):
@@ -196,10 +206,7 @@ def _fill_acquisition(ctx: dict[str, Any], page: dict[str, Any]) -> None:
             campaign.setdefault(CAMPAIGN_PARAMS[k], value)
         elif k in CLICK_ID_PARAMS:
             clicks.setdefault(k, value)
-    if campaign and not isinstance(ctx.get("campaign"), dict):
-        ctx["campaign"] = campaign
-    if clicks and not isinstance(ctx.get("click_ids"), dict):
-        ctx["click_ids"] = clicks
+    return tuple(campaign.items()), tuple(clicks.items())
 
 
 def _number(value: Any) -> float | None:
