@@ -103,7 +103,7 @@ class Live:
 
     def wait_for(self, project: str, pred: Callable[[list[dict[str, Any]]], bool],
                  where: str = "true", params: list[Any] | None = None,
-                 timeout: float = 5.0) -> list[dict[str, Any]]:
+                 timeout: float = 15.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         rows = self.rows(project, where, params)
         while not pred(rows) and time.monotonic() < deadline:
