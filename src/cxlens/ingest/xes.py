@@ -105,6 +105,21 @@ def _value(tag: str, raw: str | None) -> Any:
     return raw
 
 
+def _attributes(elem: Any) -> dict[str, Any]:
+    """The typed attributes directly under an element (nested meta-attributes skipped)."""
+    out: dict[str, Any] = {}
+    for child in elem:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue  # comments, processing instructions
+        name = tag.rsplit("}", 1)[-1]
+        if name in _ATTR_TAGS:
+            key = child.get("key")
+            if key is not None:
+                out[key] = _value(name, child.get("value"))
+    return out
+
+
 def _parse_time(raw: Any) -> datetime | None:
     if not isinstance(raw, str):
         return None
@@ -153,50 +168,34 @@ def read_xes(
         fh = cast(IO[bytes], gzip.GzipFile(fileobj=raw))
     cmap = dict(opts.channel_map)
     chunk = _Chunk()
-    stack: list[str] = []
-    trace_attrs: dict[str, Any] = {}
     trace_events: list[tuple[dict[str, Any], int]] = []
-    event_attrs: dict[str, Any] = {}
     seen_trace = False
     ordinal = 0
     try:
-        for action, elem in etree.iterparse(fh, events=("start", "end"), huge_tree=True,
-                                            resolve_entities=False, no_network=True):
-            name = _local(elem.tag)
-            if action == "start":
-                stack.append(name)
-                if name == "trace":
-                    trace_attrs, trace_events, seen_trace = {}, [], True
-                elif name == "event" and len(stack) >= 2 and stack[-2] == "trace":
-                    event_attrs = {}
-                continue
-            stack.pop()
-            parent = stack[-1] if stack else ""
-            if name in _ATTR_TAGS:
-                key = elem.get("key")
-                if key is not None:
-                    value = _value(name, elem.get("value"))
-                    if parent == "event" and len(stack) >= 2 and stack[-2] == "trace":
-                        event_attrs[key] = value
-                    elif parent == "trace":
-                        trace_attrs[key] = value
-                if parent in ("event", "trace"):
-                    elem.clear()
-            elif name == "event" and parent == "trace":
+        # Only the ends of <event> and <trace> call back into Python: their attribute
+        # children are read from the finished element, which is much faster than a
+        # callback per attribute.
+        for _, elem in etree.iterparse(fh, events=("end",), tag=("{*}event", "{*}trace"),
+                                       huge_tree=True, resolve_entities=False, no_network=True):
+            parent = elem.getparent()
+            if _local(elem.tag) == "event":
+                if parent is None or _local(parent.tag) != "trace":
+                    continue  # events outside traces (XES allows none) are not a journey
                 ordinal += 1
-                trace_events.append((event_attrs, elem.sourceline or 0))
-                event_attrs = {}
+                trace_events.append((_attributes(elem), elem.sourceline or 0))
                 elem.clear()
-            elif name == "trace":
-                _emit_trace(trace_attrs, trace_events, opts, cmap, chunk, rejects, ordinal)
-                elem.clear()
-                while elem.getprevious() is not None:
-                    del elem.getparent()[0]
-                if len(chunk) >= CHUNK_ROWS:
-                    yield chunk.table()
-                    chunk = _Chunk()
-                    if on_progress is not None and total:
-                        on_progress(min(raw.tell() / total, 1.0))
+                continue
+            seen_trace = True
+            _emit_trace(_attributes(elem), trace_events, opts, cmap, chunk, rejects, ordinal)
+            trace_events = []
+            elem.clear()
+            while elem.getprevious() is not None:
+                del parent[0]
+            if len(chunk) >= CHUNK_ROWS:
+                yield chunk.table()
+                chunk = _Chunk()
+                if on_progress is not None and total:
+                    on_progress(min(raw.tell() / total, 1.0))
     except etree.XMLSyntaxError as exc:
         raise ImportError_(f"{path.name} is not valid XES/XML: {exc}; nothing was imported") from exc
     finally:
@@ -228,8 +227,9 @@ def _emit_trace(
     first_ordinal = ordinal - len(events) + 1
     for index, (attrs, line) in enumerate(events):
         row_no = first_ordinal + index
-        raw = orjson.dumps({"trace": trace_attrs, "event": attrs}, default=str).decode()
         ts = _parse_time(attrs.get("time:timestamp"))
+        if ts is None or person_id is None:
+            raw = orjson.dumps({"trace": trace_attrs, "event": attrs}, default=str).decode()
         if ts is None:
             reason = ("missing time:timestamp" if attrs.get("time:timestamp") is None
                       else f"cannot parse time:timestamp {attrs.get('time:timestamp')!r}")
