@@ -171,6 +171,7 @@ def main() -> None:
     auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
     body = batch_body(args.batch)
     single = orjson.dumps(message(0) | {"type": "track"})
+    load_before = os.getloadavg()[0]
     bare, full = parse_limits(body, args.batch)
 
     port = free_port()
@@ -220,6 +221,9 @@ def main() -> None:
         "wal_lag_s_after_batch_phase": lag_after_batch,
         "shutdown_drain_s": round(drain_s, 1),
         "acknowledged_events": acked, "stored_events": stored,
+        # other processes on the box (shared CI/dev machine) depress every number above
+        "loadavg_1min_before": round(load_before, 2),
+        "command": "python benchmarks/collector_load.py " + " ".join(sys.argv[1:]),
     }
     print(orjson.dumps(res, option=orjson.OPT_INDENT_2).decode())
     shutil.rmtree(tmp, ignore_errors=True)
