@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from cxlens.cli import JsonOpt, ProjectOpt, app, console, emit_json, open_workspace
 from cxlens.errors import BadRowsError
@@ -56,7 +57,9 @@ def _print(r: ImportReport) -> None:
         highlight=False,
     )
     if r.rejects_file:
-        console.print(f"[yellow]rejected rows and why:[/] {r.rejects_file} (in the workspace)",
+        for line in r.first_rejects:
+            console.print(f"  [yellow]rejected[/] {escape(line)}", highlight=False)
+        console.print(f"[yellow]all rejected rows and why:[/] {r.rejects_file} (in the workspace)",
                       highlight=False)
 
 

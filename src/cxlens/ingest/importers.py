@@ -49,6 +49,8 @@ class ImportReport:
     #: seconds spent finding bad rows, and in the store's append
     check_seconds: float
     append_seconds: float
+    #: the first few bad rows, described ("line 7, column when: cannot parse ...")
+    first_rejects: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,18 +102,18 @@ def import_file(
         else:
             run = _import_segment
         result = run(ws, file, fmt, m, proj, src_name, strict, progress)
-    inserted, duplicates, rejected, rejects_file, batch, check_s, append_s, rows = result
+    inserted, duplicates, rejected, rejects_file, batch, check_s, append_s, rows, first = result
     seconds = time.perf_counter() - started
     return ImportReport(
         file=str(file), format=fmt, project=proj, source=src_name, rows_read=rows,
         inserted=inserted, duplicates=duplicates, rejected=rejected, rejects_file=rejects_file,
         batch_id=batch, seconds=round(seconds, 3),
         events_per_second=round(rows / seconds, 1) if seconds > 0 else 0.0,
-        check_seconds=round(check_s, 3), append_seconds=round(append_s, 3),
+        check_seconds=round(check_s, 3), append_seconds=round(append_s, 3), first_rejects=first,
     )
 
 
-_Result = tuple[int, int, int, str | None, int | None, float, float, int]
+_Result = tuple[int, int, int, str | None, int | None, float, float, int, tuple[str, ...]]
 
 
 def _finish(
@@ -151,7 +153,7 @@ def _finish(
         raise
     append_s = time.perf_counter() - t0
     return (res.inserted, res.duplicates, len(rejects), rejects_rel, res.batch_id, check_s,
-            append_s, res.rows_in + len(rejects))
+            append_s, res.rows_in + len(rejects), tuple(r.describe() for r in rejects[:3]))
 
 
 def _import_tabular(
