@@ -162,7 +162,8 @@ class Collector:
     def health(self) -> dict[str, object]:
         return {"wal_lag_seconds": round(self.wal.oldest_pending_age(), 3),
                 "wal_pending_segments": len(self.wal.closed_segments()),
-                "writer_alive": self.drainer.is_alive(), "writer_errors": self.drainer.errors}
+                "writer_alive": self.drainer.is_alive(), "writer_errors": self.drainer.errors,
+                "wal_quarantined_segments": self.drainer.quarantined}
 
     async def store(self, project: str, rows: list[Row]) -> None:
         if rows:

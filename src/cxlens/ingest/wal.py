@@ -38,10 +38,13 @@ from typing import Any
 
 import orjson
 
+from cxlens.errors import WorkspaceError
 from cxlens.ingest.segment import Row, rows_to_table
 
 log = logging.getLogger("cxlens.wal")
 _HEADER = struct.Struct("<II")
+MAX_DRAIN_BYTES = 64 * 1024 * 1024
+QUARANTINE_AFTER = 10
 
 
 def encode_record(project: str, rows: list[Row]) -> bytes:
@@ -227,7 +230,9 @@ class Drainer(threading.Thread):
         self._adopt_every = adopt_every
         self._halt = threading.Event()
         self._next_adopt = 0.0
+        self._failures: dict[Path, int] = {}
         self.errors = 0
+        self.quarantined = 0
 
     def run(self) -> None:
         while not self._halt.wait(self.interval):
@@ -244,10 +249,53 @@ class Drainer(threading.Thread):
                 self._next_adopt = time.monotonic() + self._adopt_every
                 self.adopt_orphans()
             self.log.rotate()
-            self._drain(self.log.closed_segments())
+            self._drain_all(self.log.closed_segments())
         except Exception:  # keep the segments; try again next round
             self.errors += 1
             log.exception("draining the WAL failed; will retry")
+
+    def _drain_all(self, segments: list[Path]) -> None:
+        # bounded rounds: a long backlog must not be read into memory at once
+        group: list[Path] = []
+        size = 0
+        for seg in segments:
+            group.append(seg)
+            size += seg.stat().st_size
+            if size >= MAX_DRAIN_BYTES:
+                self._drain_guarded(group)
+                group, size = [], 0
+        if group:
+            self._drain_guarded(group)
+
+    def _drain_guarded(self, segments: list[Path]) -> None:
+        try:
+            self._drain(segments)
+            return
+        except (OSError, WorkspaceError):
+            raise  # the environment (disk, lock): retry everything later
+        except Exception:
+            self.errors += 1
+            log.exception("a WAL segment could not be appended; trying the segments one by one")
+        for seg in segments:
+            try:
+                self._drain([seg])
+            except (OSError, WorkspaceError):
+                raise
+            except Exception:
+                self._failed(seg)
+
+    def _failed(self, seg: Path) -> None:
+        """A segment whose data the workspace refuses again and again is set aside (not
+        deleted) so that it cannot block every event behind it."""
+        n = self._failures[seg] = self._failures.get(seg, 0) + 1
+        if n < QUARANTINE_AFTER:
+            return
+        dest = self.log.root / "quarantine"
+        dest.mkdir(exist_ok=True)
+        seg.rename(dest / f"{seg.parent.name}-{seg.name}")
+        self._failures.pop(seg, None)
+        self.quarantined += 1
+        log.error("WAL segment %s failed %d times; moved to %s", seg, n, dest)
 
     def _drain(self, segments: list[Path]) -> None:
         if not segments:
@@ -279,7 +327,7 @@ class Drainer(threading.Thread):
             try:
                 segs = sorted(d.glob("seg-*.log"))
                 log.info("replaying %d WAL segments of %s", len(segs), d.name)
-                self._drain(segs)
+                self._drain_all(segs)
                 shutil.rmtree(d, ignore_errors=True)
             finally:
                 os.close(fd)
