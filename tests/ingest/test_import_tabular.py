@@ -287,3 +287,24 @@ def test_mapping_mistakes_are_one_clear_error_before_anything_is_read(
         with pytest.raises(MappingError, match=message):
             import_file(ws, file, format="csv", mapping=write_mapping(tmp_path / "m.toml", text))
     assert batches(ws) == []
+
+
+def test_a_wrong_timestamp_format_rejects_every_row_and_the_file_lists_them_all(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    n = 2500  # more than the importer keeps in memory
+    file = tmp_path / "many.csv"
+    file.write_text("customer,when,what\n" + "".join(f"p{i},2024-05-01 10:00,view\n" for i in range(n))
+                    + "late,01.05.2024,view,extra\n")
+    mapping = write_mapping(tmp_path / "m.toml", SHOP_MAPPING.replace(
+        'revenue = { column = "price", when_event = ["Order Completed"] }\n', ""))
+
+    with pytest.raises(BadRowsError, match=f"^{n + 1} bad rows"):
+        import_file(ws, file, format="csv", mapping=mapping, strict=True)
+    report = import_file(ws, file, format="csv", mapping=mapping)
+
+    assert (report.inserted, report.rejected) == (0, n + 1)
+    assert report.first_rejects[0].startswith("line 2, column when: cannot parse 2024-05-01 10:00")
+    with (ws.root / str(report.rejects_file)).open() as fh:
+        lines = [int(r["line"]) for r in csv.DictReader(fh)]
+    assert lines == list(range(2, n + 3))

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +28,8 @@ from cxlens.ingest.mapping import Mapping, check_fields, load_mapping
 from cxlens.ingest.rejects import Reject, rejects_name, summarize, write_rejects
 from cxlens.store.workspace import Workspace
 
+#: bad rows kept in memory to show and to put into a --strict error
+HEAD_REJECTS: Final = 1000
 FORMATS: Final = ("csv", "jsonl", "parquet", "segment", "xes", "orders")
 #: progress callback: (phase, fraction done or None when unknown)
 Progress = Callable[[str, float | None], None]
@@ -118,42 +121,47 @@ _Result = tuple[int, int, int, str | None, int | None, float, float, int, tuple[
 
 def _finish(
     ws: Workspace,
-    data: pa.Table | duckdb.DuckDBPyRelation,
+    make_data: Callable[[], pa.Table | duckdb.DuckDBPyRelation],
     file: Path,
     fmt: str,
     proj: str,
     src_name: str,
     strict: bool,
-    rejects: list[Reject],
+    head: list[Reject],
+    rest: Iterator[Reject],
     check_s: float,
     progress: Progress | None,
 ) -> _Result:
-    """Strict check, rejects file, then the one append (under the held writer lock)."""
-    if strict and rejects:
+    """Strict check, rejects file, then the one append (under the held writer lock).
+
+    ``head`` are the first bad rows, ``rest`` the others, still streaming."""
+    if strict and head:
+        total = len(head) + sum(1 for _ in rest)
         raise BadRowsError(
-            f"{len(rejects)} bad rows in {file.name}, nothing was imported: {summarize(rejects, 3)}"
+            f"{total} bad rows in {file.name}, nothing was imported: {summarize(head, 3)}"
             " (drop --strict to import the good rows)",
-            rejects=[r.to_dict() for r in rejects[:1000]],
+            rejects=[r.to_dict() for r in head],
         )
     rejects_rel: str | None = None
     dest: Path | None = None
-    if rejects:
-        dest = write_rejects(rejects, ws.root / "rejects" / rejects_name(file))
+    n_rejects = 0
+    if head:
+        dest, n_rejects = write_rejects(chain(head, rest), ws.root / "rejects" / rejects_name(file))
         rejects_rel = dest.relative_to(ws.root).as_posix()
-    detail = orjson.dumps({"file": str(file), "format": fmt, "rejected": len(rejects)}).decode()
+    detail = orjson.dumps({"file": str(file), "format": fmt, "rejected": n_rejects}).decode()
     t0 = time.perf_counter()
     try:
         with _polling(ws, "writing events", progress):
-            res = ws.append(data, source=src_name, project=proj, kind="import",
-                            rejected=len(rejects), rejects_path=rejects_rel, detail=detail,
+            res = ws.append(make_data(), source=src_name, project=proj, kind="import",
+                            rejected=n_rejects, rejects_path=rejects_rel, detail=detail,
                             locked=True)
     except BaseException:
         if dest is not None:  # the batch was not recorded, so its rejects file goes too
             dest.unlink(missing_ok=True)
         raise
     append_s = time.perf_counter() - t0
-    return (res.inserted, res.duplicates, len(rejects), rejects_rel, res.batch_id, check_s,
-            append_s, res.rows_in + len(rejects), tuple(r.describe() for r in rejects[:3]))
+    return (res.inserted, res.duplicates, n_rejects, rejects_rel, res.batch_id, check_s,
+            append_s, res.rows_in + n_rejects, tuple(r.describe() for r in head[:3]))
 
 
 def _import_tabular(
@@ -186,11 +194,14 @@ def _import_tabular(
     query = build_query(m, src)
     t0 = time.perf_counter()
     with _polling(ws, "checking rows", progress):
-        rejects = find_rejects(ws.con, query)
+        found = find_rejects(ws.con, query)
+        head = list(islice(found, HEAD_REJECTS))
     check_s = time.perf_counter() - t0
-    rel = ws.con.sql(query.write_sql())
     try:
-        return _finish(ws, rel, file, fmt, proj, src_name, strict, rejects, check_s, progress)
+        # the write relation is made only after the rejects are read to the end: the check
+        # pass holds the connection until then
+        return _finish(ws, lambda: ws.con.sql(query.write_sql()), file, fmt, proj, src_name,
+                       strict, head, found, check_s, progress)
     except duckdb.Error as exc:
         raise ImportError_(f"cannot import {file.name}: {str(exc).splitlines()[0]}") from exc
 
@@ -237,7 +248,8 @@ def _spool_and_finish(
         else:
             data = pa.table({"timestamp": pa.array([], type=pa.timestamp("us", tz="UTC"))})
         check_s = time.perf_counter() - t0
-        return _finish(ws, data, file, fmt, proj, src_name, strict, rejects, check_s, progress)
+        return _finish(ws, lambda: data, file, fmt, proj, src_name, strict, rejects[:HEAD_REJECTS],
+                       iter(rejects[HEAD_REJECTS:]), check_s, progress)
     finally:
         if writer is not None:
             writer.close()

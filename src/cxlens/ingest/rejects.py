@@ -46,8 +46,11 @@ def rejects_name(file: Path) -> str:
     return f"{stamp}-{uuid.uuid4().hex[:6]}-{safe}.rejects.csv"
 
 
-def write_rejects(rejects: Iterable[Reject], dest: Path) -> Path:
-    """Write atomically (temp file + rename) so a crash never leaves half a file."""
+def write_rejects(rejects: Iterable[Reject], dest: Path) -> tuple[Path, int]:
+    """Write atomically (temp file + rename) so a crash never leaves half a file.
+
+    Returns the path and how many rejects were written."""
+    n = 0
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
@@ -56,10 +59,11 @@ def write_rejects(rejects: Iterable[Reject], dest: Path) -> Path:
         for r in rejects:
             raw = r.raw if len(r.raw) <= MAX_RAW else r.raw[:MAX_RAW] + "…"
             writer.writerow([r.row, "" if r.line is None else r.line, r.column, r.reason, raw])
+            n += 1
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(dest)
-    return dest
+    return dest, n
 
 
 def summarize(rejects: list[Reject], limit: int = 5) -> str:

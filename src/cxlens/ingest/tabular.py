@@ -8,6 +8,7 @@ consumes, which skips exactly those rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -280,13 +281,19 @@ def build_query(mapping: Mapping, src: Source) -> MappedQuery:
     return _Builder(mapping, src).build()
 
 
-def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> list[Reject]:
-    """Run the check pass: bad values and, for CSV, malformed lines (with file lines)."""
+def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> Iterator[Reject]:
+    """Run the check pass: bad values and, for CSV, malformed lines (with file lines).
+
+    Yields rejects in file order, streamed: a file whose every row is bad (a wrong
+    timestamp format) must not need all of them in memory at once."""
     src = q.source
+    header = (1 if src.csv.header else 0) + src.csv.skip
     try:
-        rows = con.execute(q.check_sql()).fetchall()
         malformed: list[tuple[int, str, str, str]] = []
         if src.kind == "csv":
+            # malformed lines are recorded while the check pass reads, so run it first into
+            # a temp table of the bad rows only (small unless the mapping is wrong)
+            con.execute(f"CREATE TEMP TABLE {src.rejects_table}_bad AS {q.check_sql()}").fetchall()
             # DuckDB records a short line once per missing column: keep its first error
             malformed = [
                 (int(r[0]), str(r[1] or ""), str(r[2]), str(r[3] or ""))
@@ -295,28 +302,35 @@ def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> list[Reject]
                     f" any_value(csv_line) FROM {src.rejects_table} GROUP BY line ORDER BY line"
                 ).fetchall()
             ]
+            cur = con.execute(f"SELECT * FROM {src.rejects_table}_bad ORDER BY __r")
+        else:
+            cur = con.execute(q.check_sql())
+        bad_lines = [m[0] for m in malformed]
+        shift = 0  # malformed lines before the current record
+        while rows := cur.fetchmany(10_000):
+            for r, col, why, raw in rows:
+                if src.kind == "csv":
+                    # record r counts the rows DuckDB accepted; malformed lines before it
+                    # push it further down the file
+                    while shift < len(bad_lines) and bad_lines[shift] <= int(r) + header + shift:
+                        yield _malformed(malformed[shift], header)
+                        shift += 1
+                    line = int(r) + header + shift
+                    yield Reject(line - header, line, str(col), str(why), str(raw or ""))
+                else:
+                    yield Reject(int(r), int(r) if src.kind == "jsonl" else None, str(col),
+                                 str(why), str(raw or ""))
+        for m in malformed[shift:]:
+            yield _malformed(m, header)
     except duckdb.Error as exc:
         raise ImportError_(f"cannot read {src.path.name}: {str(exc).splitlines()[0]}") from exc
     finally:
         if src.kind == "csv":
-            con.execute(f"DROP TABLE IF EXISTS {src.rejects_table}")
-            con.execute(f"DROP TABLE IF EXISTS {src.rejects_table}_scan")
-    out: list[Reject] = []
-    header = (1 if src.csv.header else 0) + src.csv.skip
-    bad_lines = [m[0] for m in malformed]
-    for r, col, why, raw in rows:
-        if src.kind == "csv":
-            # record r counts the rows DuckDB accepted; malformed lines before it shift it
-            line = int(r) + header
-            for b in bad_lines:
-                if b <= line:
-                    line += 1
-            out.append(Reject(line - header, line, str(col), str(why), str(raw or "")))
-        else:
-            out.append(Reject(int(r), int(r) if src.kind == "jsonl" else None, str(col), str(why),
-                              str(raw or "")))
-    for line, col, msg, raw in malformed:
-        out.append(Reject(line - header, line, col or "(line)",
-                          f"malformed CSV line: {msg.strip()}", raw.strip("\r\n")))
-    out.sort(key=lambda rj: rj.row)
-    return out
+            for suffix in ("", "_scan", "_bad"):
+                con.execute(f"DROP TABLE IF EXISTS {src.rejects_table}{suffix}").fetchall()
+
+
+def _malformed(m: tuple[int, str, str, str], header: int) -> Reject:
+    line, col, msg, raw = m
+    return Reject(line - header, line, col or "(line)", f"malformed CSV line: {msg.strip()}",
+                  raw.strip("\r\n"))
