@@ -66,70 +66,117 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _domain_match(host: str, domains: tuple[str, ...]) -> str:
-    # A domain entry matches as a whole label sequence: "t.co" must not match "target.com".
-    alternatives = "|".join(d.replace(".", r"\.") for d in domains)
-    pattern = _lit(r"(^|\.)(" + alternatives + r")(\.|$)")
-    return f"regexp_matches({host}, {pattern})"
+_CLICK_PAID_SEARCH: Final = ("gclid", "gbraid", "wbraid", "msclkid", "yclid")
+_CLICK_DISPLAY: Final = ("dclid",)
+_CLICK_PAID_SOCIAL: Final = ("ttclid", "li_fat_id", "twclid", "sccid", "epik")
+
+_KNOWN = (
+    ("email", EMAIL_DOMAINS), ("shopping", SHOPPING_DOMAINS), ("video", VIDEO_DOMAINS),
+    ("social", SOCIAL_DOMAINS), ("search", SEARCH_DOMAINS),
+)
 
 
-def channel_sql(context: str = "context", type_col: str = "type") -> str:
-    """SQL expression giving the channel id for a row with a JSON ``context``; NULL when
-    the row carries no acquisition information (internal navigation, server events)."""
-    src = f"lower(json_extract_string({context}, '$.campaign.source'))"
-    med = f"lower(json_extract_string({context}, '$.campaign.medium'))"
-    camp = f"lower(coalesce(json_extract_string({context}, '$.campaign.name'), ''))"
-    url = f"coalesce(json_extract_string({context}, '$.page.url'), '')"
-    ref = f"coalesce(json_extract_string({context}, '$.page.referrer'), '')"
-    host_re = _lit(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://(?:[^@/]*@)?([^/:?#]+)")
-    ref_host = f"lower(regexp_extract({ref}, {host_re}, 1))"
-    url_host = f"lower(regexp_extract({url}, {host_re}, 1))"
-    clicks = f"coalesce(json_extract({context}, '$.click_ids')::VARCHAR, '')"
+def _site_kind(host: str) -> str:
+    """One regex per host instead of one per domain list: find the first known domain in
+    the host, then map it to its kind with plain string comparisons."""
+    every = [d for _, domains in _KNOWN for d in domains]
+    every.sort(key=len, reverse=True)  # prefer the longest match (shopping.google > google)
+    pattern = _lit(r"(?:^|\.)(" + "|".join(d.replace(".", r"\.") for d in every) + r")(?:\.|$)")
+    label = f"regexp_extract({host}, {pattern}, 1)"
+    cases = " ".join(
+        f"WHEN {label} IN ({', '.join(_lit(d) for d in domains)}) THEN '{kind}'"
+        for kind, domains in _KNOWN
+    )
+    return f"(CASE {cases} ELSE '' END)"
 
-    def has_click(*names: str) -> str:
-        alt = "|".join(names)
-        in_url = _lit("[?&](" + alt + ")=")
-        in_clicks = _lit('"(' + alt + ')"')
-        return f"(regexp_matches({url}, {in_url}) OR regexp_matches({clicks}, {in_clicks}))"
 
+def _host(url: str) -> str:
+    """The host of a URL with plain string functions (a regex costs several times more)."""
+    rest = f"split_part(coalesce({url}, ''), '://', 2)"
+    for sep in ("/", "?", "#"):
+        rest = f"split_part({rest}, '{sep}', 1)"
+    return f"lower(split_part(split_part({rest}, '@', -1), ':', 1))"
+
+
+def channel_layers(context: str = "context") -> list[list[str]]:
+    """Lists of ``expr AS name`` items for nested SELECT layers (innermost first) that
+    prepare the inputs of ``channel_from_layers``; nesting makes DuckDB parse the JSON and
+    run each regex once per row instead of once per CASE branch."""
+    fields = (
+        f"json_extract_string({context}, ['$.campaign.source', '$.campaign.medium', "
+        "'$.campaign.name', '$.page.url', '$.page.referrer', '$.click_ids'])"
+    )
+    first = [f"{fields} AS _cf"]
+    clicks = "coalesce(_cf[4], '') || ' ' || coalesce(_cf[6], '')"
+    every_click = _CLICK_PAID_SEARCH + _CLICK_DISPLAY + _CLICK_PAID_SOCIAL
+    # cheap substring tests first; the regex runs only on the rare rows with a click id
+    maybe_click = " OR ".join(
+        f"contains({clicks}, {_lit(c)})" for c in ("clid", "clkid", "braid", "li_fat_id", "epik")
+    )
+    click_re = _lit('[?&"](' + "|".join(every_click) + ')["=]')
+    second = [
+        "lower(_cf[1]) AS _c_src",
+        "lower(_cf[2]) AS _c_med",
+        "lower(coalesce(_cf[3], '')) AS _c_camp",
+        f"{_host('_cf[5]')} AS _c_ref",
+        f"{_host('_cf[4]')} AS _c_host",
+        f"CASE WHEN {maybe_click} THEN regexp_extract({clicks}, {click_re}, 1) ELSE '' END"
+        " AS _c_click",
+    ]
+    return [first, second]
+
+
+def channel_from_layers(context: str = "context", type_col: str = "type") -> str:
+    """The channel expression over the columns ``channel_layers`` prepared."""
+    src, med, camp = "_c_src", "_c_med", "_c_camp"
     paid_med = f"regexp_matches({med}, {_lit(_PAID_MEDIUM)})"
-    s = src
-    search_src = _domain_match(s, SEARCH_DOMAINS)
-    social_src = _domain_match(s, SOCIAL_DOMAINS) + f" OR {s} IN ('fb', 'ig', 'li', 'social')"
-    video_src = _domain_match(s, VIDEO_DOMAINS)
-    shop_src = _domain_match(s, SHOPPING_DOMAINS) + f" OR regexp_matches({camp}, '^(.*(([^a-df-z]|^)shop|shopping).*)$')"
+    src_kind = _site_kind(src)
+    shop_camp = f"regexp_matches({camp}, '^(.*(([^a-df-z]|^)shop|shopping).*)$')"
+    social_src = f"({src_kind} = 'social' OR {src} IN ('fb', 'ig', 'li', 'social'))"
     with_utm = f"""
         WHEN {med} IN ('display', 'banner', 'expandable', 'interstitial', 'cpm') THEN 'display'
-        WHEN ({shop_src}) AND {paid_med} THEN 'paid_shopping'
-        WHEN ({search_src}) AND {paid_med} THEN 'paid_search'
-        WHEN ({social_src}) AND {paid_med} THEN 'paid_social'
-        WHEN ({video_src}) AND {paid_med} THEN 'paid_video'
-        WHEN {paid_med} THEN 'paid_other'
-        WHEN regexp_matches({med}, {_lit(_EMAIL_MEDIUM)}) OR {s} IN ('email', 'newsletter') THEN 'email'
+        WHEN {paid_med} THEN (CASE
+            WHEN {src_kind} = 'shopping' OR {shop_camp} THEN 'paid_shopping'
+            WHEN {src_kind} = 'search' THEN 'paid_search'
+            WHEN {social_src} THEN 'paid_social'
+            WHEN {src_kind} = 'video' THEN 'paid_video'
+            ELSE 'paid_other' END)
+        WHEN regexp_matches({med}, {_lit(_EMAIL_MEDIUM)}) OR {src} IN ('email', 'newsletter') THEN 'email'
         WHEN {med} = 'affiliate' THEN 'affiliate'
-        WHEN {med} IN ('sms') OR {s} = 'sms' THEN 'sms'
+        WHEN {med} = 'sms' OR {src} = 'sms' THEN 'sms'
         WHEN regexp_matches({med}, '(mobile|notification|push)') THEN 'mobile_push'
         WHEN {med} IN ('audio', 'podcast') THEN 'audio'
-        WHEN ({shop_src}) THEN 'organic_shopping'
-        WHEN ({social_src}) OR {med} IN ('social', 'social-network', 'social-media', 'sm', 'social network', 'social media') THEN 'organic_social'
-        WHEN ({video_src}) OR regexp_matches({med}, '^(.*video.*)$') THEN 'organic_video'
-        WHEN ({search_src}) OR {med} = 'organic' THEN 'organic_search'
+        WHEN {src_kind} = 'shopping' OR {shop_camp} THEN 'organic_shopping'
+        WHEN {social_src} OR {med} IN ('social', 'social-network', 'social-media', 'sm', 'social network', 'social media') THEN 'organic_social'
+        WHEN {src_kind} = 'video' OR regexp_matches({med}, '^(.*video.*)$') THEN 'organic_video'
+        WHEN {src_kind} = 'search' OR {med} = 'organic' THEN 'organic_search'
         WHEN {med} IN ('referral', 'app', 'link') THEN 'referral'
     """
-    rh = ref_host
+    click = "_c_click"
+    in_list = lambda names: ", ".join(_lit(n) for n in names)  # noqa: E731
+    rh, uh = "_c_ref", "_c_host"
     return f"""(CASE
         WHEN {context} IS NULL THEN NULL
         WHEN {src} IS NOT NULL OR {med} IS NOT NULL THEN (CASE {with_utm} ELSE 'unassigned' END)
-        WHEN {has_click('gclid', 'gbraid', 'wbraid', 'msclkid', 'yclid')} THEN 'paid_search'
-        WHEN {has_click('dclid')} THEN 'display'
-        WHEN {has_click('ttclid', 'li_fat_id', 'twclid', 'sccid', 'epik')} THEN 'paid_social'
+        WHEN {click} IN ({in_list(_CLICK_PAID_SEARCH)}) THEN 'paid_search'
+        WHEN {click} IN ({in_list(_CLICK_DISPLAY)}) THEN 'display'
+        WHEN {click} IN ({in_list(_CLICK_PAID_SOCIAL)}) THEN 'paid_social'
         WHEN {rh} = '' THEN (CASE WHEN {type_col} IN ('page', 'screen') THEN 'direct' ELSE NULL END)
-        WHEN {rh} = {url_host} OR (length({url_host}) > 0 AND ends_with({rh}, '.' || {url_host}))
+        WHEN {rh} = {uh} OR (length({uh}) > 0 AND (ends_with({rh}, '.' || {uh}) OR ends_with({uh}, '.' || {rh})))
              THEN NULL
-        WHEN {_domain_match(rh, EMAIL_DOMAINS)} THEN 'email'
-        WHEN {_domain_match(rh, SHOPPING_DOMAINS)} THEN 'organic_shopping'
-        WHEN {_domain_match(rh, VIDEO_DOMAINS)} THEN 'organic_video'
-        WHEN {_domain_match(rh, SOCIAL_DOMAINS)} THEN 'organic_social'
-        WHEN {_domain_match(rh, SEARCH_DOMAINS)} THEN 'organic_search'
-        ELSE 'referral'
+        ELSE (CASE {_site_kind(rh)}
+            WHEN 'email' THEN 'email' WHEN 'shopping' THEN 'organic_shopping'
+            WHEN 'video' THEN 'organic_video' WHEN 'social' THEN 'organic_social'
+            WHEN 'search' THEN 'organic_search' ELSE 'referral' END)
     END)"""
+
+
+def channel_sql(context: str = "context", type_col: str = "type") -> str:
+    """A self-contained scalar subquery-free expression (for small inputs and tests):
+    the layers inlined. The append path uses the nested layers instead."""
+    expr = channel_from_layers(context, type_col)
+    for layer in reversed(channel_layers(context)):
+        for item in layer:
+            value, name = item.rsplit(" AS ", 1)
+            expr = expr.replace(name, f"({value})")
+    return expr

@@ -11,7 +11,7 @@ import re
 from typing import Final
 
 from cxlens.errors import ConfigError
-from cxlens.ingest.channels import channel_sql
+from cxlens.ingest.channels import channel_from_layers, channel_layers
 from cxlens.model.events import FILE_SCHEMA
 
 PROJECT_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -82,7 +82,8 @@ def normalize_sql(columns: set[str], relation: str) -> tuple[str, int]:
         "anonymous_id": f"nullif({typed('anonymous_id')}, '')",
         "user_id": f"nullif({typed('user_id')}, '')",
         "account_id": f"nullif({typed('account_id')}, '')",
-        "channel": f"coalesce(nullif({typed('channel')}, ''), {channel_sql(ctx, typ)})",
+        "channel": f"coalesce(nullif({typed('channel')}, ''), {channel_from_layers(ctx, typ)})"
+        if "context" in columns else f"nullif({typed('channel')}, '')",
         "source": f"coalesce(nullif({typed('source')}, ''), ?::VARCHAR)",
         "session_id": f"nullif({typed('session_id')}, '')",
         "properties": typed("properties"),
@@ -93,5 +94,15 @@ def normalize_sql(columns: set[str], relation: str) -> tuple[str, int]:
     project = "coalesce(CAST(project AS VARCHAR), ?::VARCHAR)" if "project" in columns else "?::VARCHAR"
     items = [f"{expr} AS \"{name}\"" for name, expr in select.items()]
     items.append(f"{project} AS project")
-    sql = f"SELECT {', '.join(items)} FROM {relation}"
+    source = relation
+    if "context" in columns:
+        # Channel inputs are prepared in two inner layers (see channels.channel_layers), and
+        # only for rows that do not bring a channel of their own.
+        first, *rest = channel_layers(ctx)
+        given = f"nullif({typed('channel')}, '') IS NOT NULL"
+        first = [f"CASE WHEN {given} THEN NULL ELSE {item.rsplit(' AS ', 1)[0]} END AS "
+                 f"{item.rsplit(' AS ', 1)[1]}" for item in first]
+        for layer in [first, *rest]:
+            source = f"(SELECT *, {', '.join(layer)} FROM {source})"
+    sql = f"SELECT {', '.join(items)} FROM {source}"
     return sql, 4

@@ -183,6 +183,7 @@ class Workspace:
             con = duckdb.connect()
             tmp = self.root / "_tmp" / "duckdb"
             con.execute("SET temp_directory = ?", [str(tmp)]).fetchall()
+            con.execute("SET enable_progress_bar = false").fetchall()
             engine = self.config.get("engine", {})
             if "memory_limit" in engine:
                 con.execute("SET memory_limit = ?", [str(engine["memory_limit"])]).fetchall()
