@@ -31,8 +31,12 @@ def workspace_info(ws: Workspace, project: str | None = None, days: int = 31) ->
     """Counts by source, channel, type and day; the numbers ``cxlens info`` shows."""
 
     def run(rel: Any) -> dict[str, Any]:
+        from cxlens.journeys.sessions import sessionize
+
         con = ws.con
-        con.register("_info_events", rel)
+        # channels are counted GA4-style: internal navigation and server events count for
+        # the channel that brought the session
+        con.register("_info_events", sessionize(rel, ws.session_timeout_minutes))
         try:
             total, persons, first, last = con.execute(
                 "SELECT count(*), count(DISTINCT coalesce(user_id, anonymous_id)),"
@@ -57,7 +61,7 @@ def workspace_info(ws: Workspace, project: str | None = None, days: int = 31) ->
                 "last_event": last,
                 "by_project": counts("project"),
                 "by_source": counts("source"),
-                "by_channel": counts("channel"),
+                "by_channel": counts("session_channel"),
                 "by_type": counts("type"),
                 "by_day": {d: int(n) for d, n in sorted(by_day)},
             }

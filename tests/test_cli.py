@@ -1,0 +1,70 @@
+"""The command line as a user runs it: the installed ``cxlens`` entry point, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cxlens.store.workspace import Workspace
+from support import journeys
+
+CXLENS = [sys.executable, "-c", "from cxlens.cli import main; main()"]
+
+
+def cx(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CXLENS, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_info_json_counts_events_persons_sources_and_channels(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append(journeys({
+        "ann": [{"at": "2024-05-01 10:00", "type": "page", "page": "https://s.de/", "referrer": "https://www.google.com/"},
+                {"at": "2024-05-01 10:05", "event": "Order Completed", "revenue": 20.0}],
+        "ben": [{"at": "2024-05-02 09:00", "type": "page", "page": "https://s.de/"}],
+    }), source="web")
+    ws.close()
+    result = cx("--workspace", str(tmp_path / "ws"), "info", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["total_events"] == 3
+    assert doc["distinct_persons"] == 2
+    assert doc["by_source"] == {"test": 3}
+    # the order counts for the channel that brought ann's session
+    assert doc["by_channel"] == {"organic_search": 2, "direct": 1}
+    assert doc["by_day"] == {"2024-05-01": 2, "2024-05-02": 1}
+
+
+def test_workspace_comes_from_the_environment(tmp_path: Path) -> None:
+    env = {**os.environ, "CXLENS_WORKSPACE": str(tmp_path / "envws")}
+    assert cx("init", env=env).returncode == 0
+    result = cx("info", "--json", env=env)
+    assert json.loads(result.stdout)["total_events"] == 0
+
+
+def test_a_users_mistake_is_one_line_and_exit_code_two(tmp_path: Path) -> None:
+    result = cx("--workspace", str(tmp_path / "missing"), "info")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cxlens init" in lines[0]
+
+
+def test_init_refuses_a_non_empty_directory_that_is_not_a_workspace(tmp_path: Path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    result = cx("init", str(tmp_path / "full"))
+    assert result.returncode == 2
+    assert "not empty" in result.stderr
+    assert (tmp_path / "full" / "notes.txt").read_text() == "mine"
+
+
+def test_compact_json_reports_what_it_merged(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    for minute in range(3):
+        ws.append(journeys({"c": [{"at": f"2024-05-01 10:0{minute}", "event": "E"}]}), source="t")
+    ws.close()
+    result = cx("-w", str(tmp_path / "ws"), "compact", "--json")
+    assert json.loads(result.stdout) == {"partitions": 1, "files_before": 3, "files_after": 1, "rows": 3}
