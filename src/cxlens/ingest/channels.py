@@ -153,7 +153,10 @@ def channel_from_layers(context: str = "context", type_col: str = "type") -> str
         WHEN {med} IN ('referral', 'app', 'link') THEN 'referral'
     """
     click = "_c_click"
-    in_list = lambda names: ", ".join(_lit(n) for n in names)  # noqa: E731
+
+    def in_list(names: tuple[str, ...]) -> str:
+        return ", ".join(_lit(n) for n in names)
+
     rh, uh = "_c_ref", "_c_host"
     return f"""(CASE
         WHEN {context} IS NULL THEN NULL

@@ -56,4 +56,6 @@ def sessionize(rel: duckdb.DuckDBPyRelation, timeout_minutes: float = 30.0) -> d
         ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING), 'direct') END AS session_channel
     FROM with_id
     """
-    return rel.query("_sess_in", sql)
+    result = rel.query("_sess_in", sql)
+    assert result is not None  # a SELECT always gives a relation
+    return result

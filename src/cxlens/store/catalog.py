@@ -106,7 +106,10 @@ class Catalog:
             sql += " AND project = ?"
             args.append(project)
         sql += " ORDER BY path"
-        return [FileEntry(*row[:7], bool(row[7])) for row in self._db.execute(sql, args)]
+        return [
+            FileEntry(str(p), str(t), str(pr), str(part), int(r), int(b), int(bid), bool(srt))
+            for p, t, pr, part, r, b, bid, srt in self._db.execute(sql, args)
+        ]
 
     def files_in(self, tbl: str, project: str, parts: Iterable[str]) -> list[FileEntry]:
         wanted = set(parts)
