@@ -8,6 +8,7 @@ keeps generation at hundreds of thousands of events per second.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import orjson
@@ -19,7 +20,7 @@ from cxlens.simulate import feedback_text as ft
 from cxlens.simulate.eventlog import EVENTS, E
 from cxlens.simulate.site import CAMPAIGNS, CHANNELS, DEVICE_PROFILES, LOCALES, Site
 
-Piece = str | pa.Array
+Piece: TypeAlias = str | pa.Array
 
 
 def js(value: object) -> str:

@@ -127,11 +127,11 @@ class EventLog:
         out: dict[str, np.ndarray] = {}
         total = sum(len(b["person"]) for b in self.blocks)
         for name, (dtype, fill) in COLUMNS.items():
-            col = np.empty(total, dtype=dtype)
+            col: np.ndarray = np.empty(total, dtype=dtype)
             pos = 0
             for b in self.blocks:
                 n = len(b["person"])
-                col[pos:pos + n] = b[name] if name in b else fill
+                col[pos:pos + n] = b.get(name, fill)
                 pos += n
             out[name] = col
         self.blocks.clear()
@@ -156,5 +156,6 @@ def choice(rng: np.random.Generator, probs: npt.NDArray[np.float64], rows: npt.A
     cum = np.cumsum(probs, axis=1)
     cum /= cum[:, -1:]
     u = rng.random(len(rows_arr))
-    out = (u[:, None] > cum[rows_arr]).sum(axis=1)
-    return np.minimum(out, probs.shape[1] - 1).astype(np.int64)
+    out: I64 = (u[:, None] > cum[rows_arr]).sum(axis=1)
+    drawn: I64 = np.minimum(out, probs.shape[1] - 1).astype(np.int64)
+    return drawn

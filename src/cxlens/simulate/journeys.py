@@ -149,7 +149,7 @@ def web_sessions(sim: Sim, s: Sessions) -> Outcome:
 
     def part(si: I64, pos: I64, code: npt.ArrayLike, page: npt.ArrayLike, **cols: npt.ArrayLike) -> None:
         m = len(si)
-        d = {"si": si, "pos": pos, "code": np.broadcast_to(np.asarray(code, np.int16), (m,)),
+        d: dict[str, np.ndarray] = {"si": si, "pos": pos, "code": np.broadcast_to(np.asarray(code, np.int16), (m,)),
              "page": np.broadcast_to(np.asarray(page, np.int64), (m,))}
         for k, v in cols.items():
             d[k] = np.broadcast_to(np.asarray(v), (m,))
@@ -216,13 +216,13 @@ def web_sessions(sim: Sim, s: Sessions) -> Outcome:
     n_items = 1 + rng.poisson(np.maximum(sim.param("basket_items", sp) - 1, 0))
     lines = np.minimum(n_items, 3)
     line_items = np.stack([last_item[started], sim.draw_items(sp), sim.draw_items(sp)], axis=1)
-    line_items = np.where(np.arange(3)[None, :] < lines[:, None], line_items, -1).astype(np.int32)
+    lines_i32 = np.where(np.arange(3)[None, :] < lines[:, None], line_items, -1).astype(np.int32)
     qty = np.where(np.arange(3)[None, :] < lines[:, None], 1, 0)
     qty[:, 0] += n_items - lines
-    sim.orders.items.append(line_items)
+    sim.orders.items.append(lines_i32)
     sim.orders.qty.append(qty.astype(np.int32))
     basket_value = np.zeros(n)
-    basket_value[started] = np.round((sim.prices[np.maximum(line_items, 0)] * qty).sum(axis=1), 2)
+    basket_value[started] = np.round((sim.prices[np.maximum(lines_i32, 0)] * qty).sum(axis=1), 2)
     val = np.where(code == E.PRODUCT_ADDED, sim.prices[last_item[g]], basket_value[g])
     part(g, pos[g] + j, code, cpage, item=np.where(code == E.PRODUCT_ADDED, last_item[g], -1),
          oid=np.where(code == E.PRODUCT_ADDED, -1, oid_started[g]), val=val, aux=aux,
