@@ -14,6 +14,7 @@ from cxlens.errors import ConfigError
 from cxlens.ingest.channels import channel_from_layers, channel_layers
 from cxlens.model.events import FILE_SCHEMA
 
+_ACQUISITION_MARKERS: Final = ('"campaign"', "clid", "clkid", "braid", "li_fat_id", "epik")
 PROJECT_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SOURCE_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,127}$")
 
@@ -99,8 +100,15 @@ def normalize_sql(columns: set[str], relation: str) -> tuple[str, int]:
         # Channel inputs are prepared in two inner layers (see channels.channel_layers), and
         # only for rows that do not bring a channel of their own.
         first, *rest = channel_layers(ctx)
-        given = f"nullif({typed('channel')}, '') IS NOT NULL"
-        first = [f"CASE WHEN {given} THEN NULL ELSE {item.rsplit(' AS ', 1)[0]} END AS "
+        # Only page/screen views and events that carry campaign parameters or click ids
+        # are classified (GA4 attributes the rest to the session); cheap substring tests
+        # keep the JSON parse and the host extraction off every other row.
+        skip = (
+            f"nullif({typed('channel')}, '') IS NOT NULL OR NOT ({typ} IN ('page', 'screen')"
+            + "".join(f" OR contains({ctx}, '{marker}')" for marker in _ACQUISITION_MARKERS)
+            + ")"
+        )
+        first = [f"CASE WHEN {skip} THEN NULL ELSE {item.rsplit(' AS ', 1)[0]} END AS "
                  f"{item.rsplit(' AS ', 1)[1]}" for item in first]
         for layer in [first, *rest]:
             source = f"(SELECT *, {', '.join(layer)} FROM {source})"
