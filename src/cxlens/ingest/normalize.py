@@ -56,61 +56,69 @@ def normalize_sql(columns: set[str], relation: str) -> tuple[str, int]:
     """SELECT over ``relation`` giving FILE_SCHEMA columns plus ``project`` and ``date``.
 
     Returns the SQL and the number of ``?`` parameters it expects, which are, in order:
-    the project (for the derived id), received_at, source, project (for the column).
+    project (for the derived id), received_at, source, project (for the column).
     ``relation`` is an internal view name, never user input.
-    """
 
-    def col(name: str) -> str:
-        return f'"{name}"' if name in columns else "NULL"
+    Three layers: typed columns, then the channel inputs (parsed once per row), then
+    defaults and derived values. Every later expression refers to plain column names, so
+    DuckDB computes each cast and each JSON parse once.
+    """
 
     def typed(name: str) -> str:
         duck = _DUCK_TYPES[str(FILE_SCHEMA.field(name).type)]
-        return f"CAST({col(name)} AS {duck})" if name in columns else f"CAST(NULL AS {duck})"
+        value = f'"{name}"' if name in columns else "NULL"
+        cast = f"CAST({value} AS {duck})"
+        if duck == "VARCHAR" and name not in ("properties", "context"):
+            cast = f"nullif({cast}, '')"
+        return f"{cast} AS \"{name}\""
 
-    ts = typed("timestamp")
-    typ = f"coalesce(lower(CAST({col('type')} AS VARCHAR)), 'track')"
-    ctx = typed("context")
-    derived = DERIVED_ID_SQL.format(
-        type=typ, event=typed("event"), ts=ts, anon=typed("anonymous_id"),
-        user=typed("user_id"), props=typed("properties"),
+    base_items = [typed(name) for name in FILE_SCHEMA.names]
+    base_items[FILE_SCHEMA.names.index("type")] = (
+        "coalesce(lower(CAST(\"type\" AS VARCHAR)), 'track') AS \"type\""
+        if "type" in columns else "'track' AS \"type\""
     )
-    select = {
-        "event_id": f"coalesce(nullif({typed('event_id')}, ''), {derived})",
-        "timestamp": ts,
-        "received_at": f"coalesce({typed('received_at')}, ?::TIMESTAMPTZ)",
-        "type": typ,
-        "event": typed("event"),
-        "anonymous_id": f"nullif({typed('anonymous_id')}, '')",
-        "user_id": f"nullif({typed('user_id')}, '')",
-        "account_id": f"nullif({typed('account_id')}, '')",
-        "channel": f"coalesce(nullif({typed('channel')}, ''), {channel_from_layers(ctx, typ)})"
-        if "context" in columns else f"nullif({typed('channel')}, '')",
-        "source": f"coalesce(nullif({typed('source')}, ''), ?::VARCHAR)",
-        "session_id": f"nullif({typed('session_id')}, '')",
-        "properties": typed("properties"),
-        "context": ctx,
-        "revenue": typed("revenue"),
-        "currency": f"upper({typed('currency')})",
-    }
-    project = "coalesce(CAST(project AS VARCHAR), ?::VARCHAR)" if "project" in columns else "?::VARCHAR"
-    items = [f"{expr} AS \"{name}\"" for name, expr in select.items()]
-    items.append(f"{project} AS project")
-    source = relation
+    project = "CAST(project AS VARCHAR)" if "project" in columns else "CAST(NULL AS VARCHAR)"
+    source = f"(SELECT {', '.join(base_items)}, {project} AS _project FROM {relation})"
+
+    channel = "channel"
     if "context" in columns:
-        # Channel inputs are prepared in two inner layers (see channels.channel_layers), and
-        # only for rows that do not bring a channel of their own.
-        first, *rest = channel_layers(ctx)
+        first, *rest = channel_layers("context")
         # Only page/screen views and events that carry campaign parameters or click ids
         # are classified (GA4 attributes the rest to the session); cheap substring tests
         # keep the JSON parse and the host extraction off every other row.
         skip = (
-            f"nullif({typed('channel')}, '') IS NOT NULL OR NOT ({typ} IN ('page', 'screen')"
-            + "".join(f" OR contains({ctx}, '{marker}')" for marker in _ACQUISITION_MARKERS)
+            "channel IS NOT NULL OR NOT (type IN ('page', 'screen')"
+            + "".join(f" OR contains(context, '{marker}')" for marker in _ACQUISITION_MARKERS)
             + ")"
         )
         first = [f"CASE WHEN {skip} THEN NULL ELSE {item.rsplit(' AS ', 1)[0]} END AS "
                  f"{item.rsplit(' AS ', 1)[1]}" for item in first]
         for layer in [first, *rest]:
             source = f"(SELECT *, {', '.join(layer)} FROM {source})"
-    sql = f"SELECT {', '.join(items)} FROM {source}"
-    return sql, 4
+        channel = f"coalesce(channel, {channel_from_layers('context', 'type')})"
+
+    derived = DERIVED_ID_SQL.format(
+        type="type", event="event", ts="timestamp", anon="anonymous_id", user="user_id",
+        props="properties",
+    )
+    select = {
+        "event_id": "event_id",
+        "timestamp": "timestamp",
+        "received_at": "coalesce(received_at, ?::TIMESTAMPTZ)",
+        "type": "type",
+        "event": "event",
+        "anonymous_id": "anonymous_id",
+        "user_id": "user_id",
+        "account_id": "account_id",
+        "channel": channel,
+        "source": "coalesce(source, ?::VARCHAR)",
+        "session_id": "session_id",
+        "properties": "properties",
+        "context": "context",
+        "revenue": "revenue",
+        "currency": "upper(currency)",
+    }
+    items = [f"{expr} AS \"{name}\"" for name, expr in select.items()]
+    items[0] = f"coalesce(event_id, {derived}) AS \"event_id\""
+    items.append("coalesce(_project, ?::VARCHAR) AS project")
+    return f"SELECT {', '.join(items)} FROM {source}", 4
