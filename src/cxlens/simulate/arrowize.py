@@ -59,6 +59,7 @@ class Lookups:
     prices: np.ndarray
     anon_ids: pa.Array  # person * 3 + device slot
     user_ids: pa.Array
+    emails: pa.Array
     traits: pa.Array  # identify traits JSON per person
     account_ids: pa.Array
     account_traits: pa.Array  # group traits JSON per account
@@ -77,10 +78,12 @@ class Arrowizer:
     """Builds FILE_SCHEMA tables from the frozen log, one slice at a time."""
 
     def __init__(self, lk: Lookups, log: dict[str, np.ndarray],
-                 lines: tuple[np.ndarray, np.ndarray]) -> None:
+                 lines: tuple[np.ndarray, np.ndarray], order_base: int = 0, first_event: int = 0) -> None:
         self.lk = lk
         self.log = log
         self._lines = lines
+        self._order_base = order_base  # order serial of lines[0] (serials continue across chunks)
+        self.first_event = first_event  # event serial of log row 0
         site = lk.site
         pages = site.all_pages()
         base = f"https://{site.host}"
@@ -132,7 +135,7 @@ class Arrowizer:
         lk, c = self.lk, {k: v[lo:hi] for k, v in self.log.items()}
         n = hi - lo
         person, dev, code = c["person"].astype(np.int64), c["dev"].astype(np.int64), c["code"]
-        serial = np.arange(lo, hi, dtype=np.int64)
+        serial = np.arange(lo, hi, dtype=np.int64) + self.first_event
         ts = c["ts"]
         lag = ((serial * 7919) % 4000 + 150) * 1000
         web = dev >= 0
@@ -236,7 +239,7 @@ class Arrowizer:
                         lookup(_STEP_NAMES, aux), '"}')
         if code == E.ORDER_COMPLETED:
             items, qty = self._lines
-            li, lq = items[oid], qty[oid]
+            li, lq = items[oid - self._order_base], qty[oid - self._order_base]
             lines = []
             for k in range(3):
                 frag = join(lookup(self.product_line, li[:, k]), ',"quantity":', num(lq[:, k]), "}")

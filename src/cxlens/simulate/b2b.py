@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from cxlens.simulate.arrowize import js
+from cxlens.simulate.arrowize import join, js, lookup, num
 from cxlens.simulate.eventlog import E, choice, group_ordinal
 from cxlens.simulate.journeys import (
     BASE_CHURN_PROB,
@@ -23,8 +24,14 @@ from cxlens.simulate.journeys import (
     newsletters,
     web_sessions,
 )
-from cxlens.simulate.personas import B2B_PERSONAS, ROLE_PROBS
-from cxlens.simulate.shop import _session_arrays, browse_round, login_flags
+from cxlens.simulate.personas import B2B_PERSONAS, ROLE_PROBS, ROLES
+from cxlens.simulate.shop import (
+    _scaled,
+    _session_arrays,
+    browse_round,
+    login_flags,
+    per_persona_value,
+)
 from cxlens.simulate.site import CH
 
 COUNTRIES = ("DE", "AT", "CH")
@@ -33,7 +40,10 @@ PORTAL_CHANNELS = {"direct": 0.7, "email": 0.2, "organic_search": 0.1}
 ROLE_PAGES = ((1, 8), (2, 2), (0, 13), (11, 12))
 
 
-def population(rng: np.random.Generator, n: int, days: int) -> tuple[Population, dict[str, list[str]], dict[str, list[str]]]:
+def population(rng: np.random.Generator, n: int, days: int,
+               first_account: int = 0) -> tuple[Population, dict[str, pa.Array], dict[str, pa.Array]]:
+    """Accounts with buying centres; ``first_account`` numbers this chunk's accounts
+    globally. Strings are built per column from small tables, not per account."""
     personas = B2B_PERSONAS
     w = np.array([[p.weight for p in personas]])
     est = int(n / 2.5) + 10
@@ -60,25 +70,24 @@ def population(rng: np.random.Generator, n: int, days: int) -> tuple[Population,
     late_prob = LATE_PROB * np.where(country[acct] > 0, 1.6, 1.0)
     pop = Population(persona, locale, n_dev, prof, acct.astype(np.int32), role, first_day, late_prob)
     titles = ("Geschäftsführung", "Einkauf", "Fachanwender", "IT-Leitung")
-    traits = {"role": [("decision_maker", "purchasing", "user", "it")[r] for r in role],
-              "title": [titles[r] for r in role]}
-    sizes = rng.random(n_acc)
-    inds = rng.random(n_acc)
-    acc_ids = [f"acc-{i:06d}" for i in range(n_acc)]
-    acc_traits, names, industries, size_bands = [], [], [], []
-    for i in range(n_acc):
-        p = personas[a_persona[i]]
-        name = f"{('Nord', 'Süd', 'West', 'Ost', 'Rhein', 'Alpen')[i % 6]}{('tec', 'werk', 'bau', 'log', 'med')[i % 5]} {('GmbH', 'AG', 'KG', 'GmbH & Co. KG')[i % 4]} {i}"
-        ind = p.industries[int(inds[i] * len(p.industries))]
-        size = p.sizes[int(sizes[i] * len(p.sizes))]
-        names.append(name)
-        industries.append(ind)
-        size_bands.append(size)
-        acc_traits.append(js({"name": name, "industry": ind, "employees": size,
-                              "country": COUNTRIES[country[i]]}))
-    accounts = {"account_id": acc_ids, "traits": acc_traits, "name": names, "industry": industries,
-                "size": size_bands, "country": [COUNTRIES[c] for c in country],
-                "persona": [personas[k].key for k in a_persona]}
+    role_i = role.astype(np.int64)
+    traits = {"role": lookup([js(r) for r in ROLES], role_i), "title": lookup([js(t) for t in titles], role_i)}
+    ap = a_persona.astype(np.int64)
+    ind = per_persona_value(ap, _scaled(rng.random(n_acc), ap, [len(p.industries) for p in personas]),
+                            [list(p.industries) for p in personas])
+    size = per_persona_value(ap, _scaled(rng.random(n_acc), ap, [len(p.sizes) for p in personas]),
+                             [list(p.sizes) for p in personas])
+    g = np.arange(n_acc, dtype=np.int64) + first_account
+    name = join(lookup(["Nord", "Süd", "West", "Ost", "Rhein", "Alpen"], g % 6),
+                lookup(["tec", "werk", "bau", "log", "med"], g % 5), " ",
+                lookup(["GmbH", "AG", "KG", "GmbH & Co. KG"], g % 4), " ", num(g))
+    acc_ids = join("acc-", pc.utf8_lpad(num(g), 6, "0"))
+    ctry = lookup(list(COUNTRIES), country)
+    # names, industries and bands are plain words from fixed tables: no JSON escaping needed
+    acc_traits = join('{"name":"', name, '","industry":"', ind, '","employees":"', size,
+                      '","country":"', ctry, '"}')
+    accounts = {"account_id": acc_ids, "traits": acc_traits, "name": name, "industry": ind,
+                "size": size, "country": ctry, "persona": lookup([p.key for p in personas], ap)}
     return pop, traits, accounts
 
 
@@ -187,9 +196,7 @@ def _portal_round(sim: Sim, person: np.ndarray, t0: np.ndarray, t1: np.ndarray,
     return fulfil(sim, o.order[has], s.person[has], o.order_us[has], looper), int(has.sum())
 
 
-def accounts_table(accounts: dict[str, list[str]], project: str) -> pa.Table:
-    return pa.table({
-        "account_id": accounts["account_id"], "name": accounts["name"],
-        "industry": accounts["industry"], "size": accounts["size"], "country": accounts["country"],
-        "persona": accounts["persona"], "project": [project] * len(accounts["account_id"]),
-    })
+def accounts_table(accounts: dict[str, pa.Array], project: str) -> pa.Table:
+    n = len(accounts["account_id"])
+    cols = {k: accounts[k] for k in ("account_id", "name", "industry", "size", "country", "persona")}
+    return pa.table({**cols, "project": pa.array(np.full(n, project))})

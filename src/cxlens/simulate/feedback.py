@@ -12,8 +12,9 @@ from cxlens.simulate.arrowize import Lookups, join, lookup, num
 from cxlens.simulate.eventlog import E
 
 
-def feedback_table(log: dict[str, np.ndarray], lk: Lookups, project: str) -> pa.Table:
-    """One row per Survey Answered (nps/csat) and per Ticket Created (complaint/ticket)."""
+def feedback_table(log: dict[str, np.ndarray], lk: Lookups, project: str, first_event: int = 0) -> pa.Table:
+    """One row per Survey Answered (nps/csat) and per Ticket Created (complaint/ticket);
+    ``first_event`` is the event serial of ``log``'s first row (ids stay unique across chunks)."""
     code = log["code"]
     idx = np.flatnonzero((code == E.SURVEY_ANSWERED) | (code == E.TICKET_CREATED))
     c = {k: v[idx] for k, v in log.items()}
@@ -36,7 +37,7 @@ def feedback_table(log: dict[str, np.ndarray], lk: Lookups, project: str) -> pa.
     props = pc_if(~survey, join('{"topic":"', lookup(list(ft.TOPICS), topic), '"}'))
     table = {
         "project": pa.array(np.full(n, project)),
-        "feedback_id": join(lk.event_prefix, "fb-", num(idx)),
+        "feedback_id": join(lk.event_prefix, "fb-", num(idx + first_event)),
         "timestamp": pa.array(c["ts"], TS),
         "anonymous_id": pa.nulls(n, pa.string()),
         "user_id": lk.user_ids.take(pa.array(c["person"].astype(np.int64))),

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
+from cxlens.simulate.arrowize import js, lookup
 from cxlens.simulate.eventlog import I64, choice, group_ordinal
 from cxlens.simulate.journeys import (
     BASE_CHURN_PROB,
@@ -195,9 +197,10 @@ def run(sim: Sim, days: int) -> dict[str, np.ndarray]:
     }
 
 
-def population(rng: np.random.Generator, n: int, days: int) -> tuple[Population, dict[str, list[str]]]:
+def population(rng: np.random.Generator, n: int, days: int) -> tuple[Population, dict[str, pa.Array]]:
     """Customers with persona, locale, devices and traits (age group, gender, region,
-    interests)."""
+    interests). Traits come back as JSON value fragments per person, looked up from small
+    per-persona tables (no Python loop per person)."""
     personas = SHOP_PERSONAS
     persona = choice(rng, np.array([[p.weight for p in personas]]), np.zeros(n, np.int64)).astype(np.int8)
     english = rng.random(n) < np.array([p.english for p in personas])[persona]
@@ -209,21 +212,32 @@ def population(rng: np.random.Generator, n: int, days: int) -> tuple[Population,
     late_prob = LATE_PROB * np.where(np.isin(locale, (1, 2)), 1.6, 1.0)
     pop = Population(persona, locale, n_dev, prof, np.full(n, -1, np.int32),
                      np.full(n, -1, np.int8), first_day, late_prob)
-    traits: dict[str, list[str]] = {"age_group": [], "gender": [], "region": [], "interests": []}
     u = rng.random((n, 4))
+    pk = persona.astype(np.int64)
+    ages = np.zeros(n, np.int64)
     for k, p in enumerate(personas):
-        idx = np.flatnonzero(persona == k)
-        cum = np.cumsum(p.age_probs)
-        ages = np.minimum(np.searchsorted(cum, u[idx, 0]), len(p.age_groups) - 1)
-        for name, values in (
-            ("age_group", [p.age_groups[a] for a in ages]),
-            ("gender", ["female" if x < p.female else "male" for x in u[idx, 1]]),
-            ("region", [p.regions[int(x * len(p.regions))] for x in u[idx, 2]]),
-            ("interests", ["|".join(p.interests[int(x * len(p.interests)) % len(p.interests)::2])
-                           for x in u[idx, 3]]),
-        ):
-            traits.setdefault(name + "_idx", []).extend(str(i) for i in idx)
-            traits[name].extend(values)
-    order = np.argsort(np.array(traits["age_group_idx"], dtype=np.int64), kind="stable")
-    out = {name: [traits[name][i] for i in order] for name in ("age_group", "gender", "region", "interests")}
-    return pop, out
+        sel = pk == k
+        ages[sel] = np.minimum(np.searchsorted(np.cumsum(p.age_probs), u[sel, 0]), len(p.age_groups) - 1)
+    female = np.array([p.female for p in personas])[pk]
+    traits = {
+        "age_group": per_persona_value(pk, ages, [[js(a) for a in p.age_groups] for p in personas]),
+        "gender": lookup(['"female"', '"male"'], (u[:, 1] >= female).astype(np.int64)),
+        "region": per_persona_value(pk, _scaled(u[:, 2], pk, [len(p.regions) for p in personas]),
+                                    [[js(r) for r in p.regions] for p in personas]),
+        # every second interest from a random start: 1-2 interests per person
+        "interests": per_persona_value(pk, _scaled(u[:, 3], pk, [len(p.interests) for p in personas]),
+                                       [[js(list(p.interests[i::2])) for i in range(len(p.interests))]
+                                        for p in personas]),
+    }
+    return pop, traits
+
+
+def _scaled(u: npt.NDArray[np.float64], persona: I64, sizes: list[int]) -> I64:
+    size = np.array(sizes, np.int64)[persona]
+    return np.minimum((u * size).astype(np.int64), size - 1)
+
+
+def per_persona_value(persona: I64, idx: I64, tables: list[list[str]]) -> pa.Array:
+    """``tables[persona][idx]`` per person, from one flattened lookup table."""
+    offsets = np.r_[0, np.cumsum([len(t) for t in tables])][:-1].astype(np.int64)
+    return lookup([v for t in tables for v in t], offsets[persona] + idx)
