@@ -191,3 +191,16 @@ def test_missing_or_unknown_key_is_401_with_json(live: Live) -> None:
     # the secret key reads, it does not ingest
     r = httpx.post(f"{live.url}/v1/batch", json={"batch": [msg]}, auth=(live.shop.secret_key, ""))
     assert r.status_code == 401
+
+
+def test_posthog_js_style_gzip_named_in_the_query_string(live: Live) -> None:
+    import gzip
+
+    event = {"event": "$pageview", "distinct_id": "js-anon", "uuid": str(uuid.uuid4()),
+             "properties": {"token": live.shop.write_key, "$device_id": "js-anon",
+                            "$current_url": "https://shop.de/x", "$session_id": "js-s"}}
+    r = httpx.post(f"{live.url}/e/?compression=gzip-js", content=gzip.compress(orjson.dumps([event])),
+                   headers={"Content-Type": "text/plain"})
+    assert r.status_code == 200, r.text
+    rows = live.wait_for("shop", lambda r: len(r) == 1, "event_id = ?", [event["uuid"]])
+    assert (rows[0]["type"], rows[0]["anonymous_id"], rows[0]["session_id"]) == ("page", "js-anon", "js-s")

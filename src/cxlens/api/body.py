@@ -82,7 +82,10 @@ def parse_json(data: bytes) -> Any:
 
 async def read_json(request: Request, limit: int) -> Any:
     raw = await read_raw(request, limit)
-    return parse_json(decompress(raw, request.headers.get("content-encoding"), limit))
+    encoding = request.headers.get("content-encoding")
+    if encoding is None and request.query_params.get("compression") == "gzip-js":
+        encoding = "gzip"  # posthog-js names the compression in the query string
+    return parse_json(decompress(raw, encoding, limit))
 
 
 def basic_user(header: str | None) -> str | None:
