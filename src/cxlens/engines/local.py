@@ -1,0 +1,81 @@
+"""DuckDBEngine: one DuckDB query prepares the sorted columns, the kernel runs in-process."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from cxlens.engines.base import Kernel, Prepared
+from cxlens.engines.expr import Expr, to_sql
+from cxlens.journeys.persons import PERSON_KEY
+from cxlens.store.workspace import Workspace
+
+
+def prepared_sql(prep: Prepared, source: str) -> tuple[str, list[Any]]:
+    """The SELECT that yields ``prep.schema()`` sorted by (person, ts, event_id)."""
+    params: list[Any] = []
+    select = [f"{to_sql(PERSON_KEY, params)} AS person", "epoch_us(timestamp) AS ts"]
+    if prep.flags:
+        bits = [f"(CASE WHEN {to_sql(c, params)} THEN {1 << i} ELSE 0 END)"
+                for i, c in enumerate(prep.flags)]
+        select.append("CAST(" + " + ".join(bits) + " AS BIGINT) AS mask")
+    for name, expr in prep.strings:
+        select.append(f"CAST({to_sql(expr, params)} AS VARCHAR) AS \"{name}\"")
+    where = [f"{to_sql(PERSON_KEY, params)} IS NOT NULL"]
+    cond = prep.row_filter()
+    if cond is not None:
+        where.append(to_sql(cond, params))
+    sql = (f"SELECT {', '.join(select)} FROM {source} WHERE {' AND '.join(where)} "
+           "ORDER BY person, ts, event_id")
+    return sql, params
+
+
+class DuckDBEngine:
+    """Runs analyses on a workspace's events with DuckDB (the default, one machine)."""
+
+    name = "duckdb"
+
+    def __init__(self, ws: Workspace, project: str | None = None) -> None:
+        self.ws = ws
+        self.project = project
+
+    def _with_view(self, fn: Any) -> Any:
+        def body(rel: duckdb.DuckDBPyRelation) -> Any:
+            view = f"_cx_ev_{uuid.uuid4().hex[:12]}"  # unique: concurrent cursors share views
+            rel.create_view(view)
+            try:
+                return fn(view)
+            finally:
+                self.ws.con.execute(f"DROP VIEW IF EXISTS {view}").fetchall()
+
+        return self.ws.query(body, self.project)
+
+    def prepare(self, prep: Prepared) -> pa.Table:
+        def fetch(view: str) -> pa.Table:
+            sql, params = prepared_sql(prep, view)
+            table = self.ws.con.sql(sql, params=params).to_arrow_table()
+            return table.select(prep.schema().names).cast(prep.schema())
+
+        result: pa.Table = self._with_view(fetch)
+        return result
+
+    def run(self, prep: Prepared, kernel: Kernel, out_schema: pa.Schema) -> pa.Table:
+        table = self.prepare(prep)
+        if table.num_rows == 0:
+            return out_schema.empty_table()
+        return kernel(table).cast(out_schema)
+
+    def distinct(self, expr: Expr, limit: int = 10_000) -> list[str]:
+        def fetch(view: str) -> list[str]:
+            params: list[Any] = []
+            text = to_sql(expr, params)
+            rows = self.ws.con.sql(
+                f"SELECT DISTINCT CAST({text} AS VARCHAR) AS v FROM {view} WHERE v IS NOT NULL "
+                f"LIMIT {int(limit)}", params=params).fetchall()
+            return sorted(str(r[0]) for r in rows)
+
+        result: list[str] = self._with_view(fetch)
+        return result

@@ -1,0 +1,44 @@
+"""Helpers shared by the per-person kernels: person runs and string codes from Arrow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def person_starts(person: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Row offsets where each person's run starts, plus the end (length persons + 1).
+
+    Rows arrive sorted by person, so a run starts wherever the id differs from the row
+    before; the ids themselves are never hashed or compared beyond that.
+    """
+    n = len(person)
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    arr = person.combine_chunks() if isinstance(person, pa.ChunkedArray) else person
+    changed = pc.not_equal(arr.slice(1), arr.slice(0, n - 1))
+    flags = np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool)
+    idx = np.flatnonzero(flags).astype(np.int64) + 1
+    return np.concatenate(([0], idx, [n])).astype(np.int64)
+
+
+def encode(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """int32 codes (-1 for null) and the dictionary of distinct strings."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    enc = pc.dictionary_encode(arr)
+    codes = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False),
+                       dtype=np.int32)
+    return codes, enc.dictionary
+
+
+def int64_column(table: pa.Table, name: str) -> np.ndarray:
+    col = table.column(name)
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def take_strings(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
+    """Strings for codes, null where the code is -1."""
+    idx = pa.array(codes, mask=codes < 0, type=pa.int32())
+    return dictionary.take(idx) if len(dictionary) else pa.nulls(len(codes), pa.string())
