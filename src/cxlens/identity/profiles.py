@@ -187,12 +187,15 @@ def account(ws: Workspace, project: str | None, account_id: str) -> Account:
         groups = con.execute(
             "SELECT properties, timestamp FROM _a WHERE type = 'group' AND account_id = ?"
             " ORDER BY timestamp", [account_id]).fetchall()
+        # members: persons with any event for the account; their role and title come
+        # from their latest identify traits, wherever those were sent
         people = con.execute(
-            "SELECT person_id, arg_max(json_extract_string(coalesce(json_extract(context, '$.traits'),"
-            " properties), '$.role'), timestamp) FILTER (WHERE type = 'identify'),"
-            " arg_max(json_extract_string(coalesce(json_extract(context, '$.traits'), properties), '$.title'),"
-            " timestamp) FILTER (WHERE type = 'identify')"
-            " FROM _a WHERE account_id = ? GROUP BY person_id ORDER BY person_id", [account_id]).fetchall()
+            "WITH t AS (SELECT person_id, timestamp, type, coalesce(json_extract(context, '$.traits'),"
+            " properties) AS tr FROM _a WHERE person_id IN (SELECT person_id FROM _a WHERE account_id = ?))"
+            " SELECT person_id,"
+            " arg_max(json_extract_string(tr, '$.role'), timestamp) FILTER (WHERE type = 'identify'),"
+            " arg_max(json_extract_string(tr, '$.title'), timestamp) FILTER (WHERE type = 'identify')"
+            " FROM t GROUP BY person_id ORDER BY person_id", [account_id]).fetchall()
     finally:
         con.execute("DROP VIEW IF EXISTS _a").fetchall()
     traits: dict[str, Any] = {}

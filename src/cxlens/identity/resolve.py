@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from cxlens.errors import NotFound, ValidationError
 from cxlens.identity import store
 from cxlens.identity.config import IdentityConfig
-from cxlens.identity.graph import Links, stitch
+from cxlens.identity.graph import Links, Stitched, stitch
 from cxlens.model.tables import IDENTITIES_SCHEMA
 from cxlens.store.workspace import Workspace
 
@@ -231,6 +231,14 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
     s = stitch(all_links, cfg, nodes)
     flagged = s.flagged[n_star:]
     sub = s.table()
+    if flagged.any():
+        # a cap was hit: which link wins depends on time order, and a late-arriving
+        # earlier link must win as in a full resolve, so these persons are recomputed
+        # from their real links instead of stars
+        s = _restitch(ws, project, cfg, sub.select(["id_type", "id"]), links, None, "identity")
+        total, n_ids, persons = _counts(ws, project)
+        return ResolveResult(project, total, links.num_rows, int(s.flagged.sum()), n_ids, persons,
+                             len(pc.unique(s.person_id)), False, round(time.perf_counter() - t0, 3))
     con.register("_sub", sub)
     con.register("_touched", pa.table({"person_id": touched}))
     merged = con.sql(
@@ -382,6 +390,54 @@ def explain(ws: Workspace, project: str | None, id_: str) -> Explanation:
     return Explanation(project, id_, person, ids, _link_rows(ws, project, ids))
 
 
+def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Table,
+              new: pa.Table | None, gone: pa.Table | None, kind: str) -> Stitched:
+    """Recompute the persons of ``members`` (id_type, id) from their stored links (both
+    ends among them), plus ``new`` links, minus the ``gone`` pairs (a, b), in time
+    order, exactly as a full resolve would; rewrite their links' flags and map rows."""
+    src = store.sql_source(ws, LINKS, project)
+    map_src = store.sql_source(ws, MAP, project)
+    assert src is not None and map_src is not None
+    con = ws.con
+    con.register("_members", members)
+    con.register("_gone", gone if gone is not None else pa.table({"a": pa.array([], pa.string()),
+                                                                  "b": pa.array([], pa.string())}))
+    try:
+        # links to other persons (flagged) stay out, so no stranger's id joins alone
+        comp = _arrow(con.sql(
+            "SELECT * REPLACE (removed OR EXISTS (SELECT 1 FROM _gone g WHERE g.a = l.id_a AND g.b = l.id_b)"
+            f" AS removed) FROM {src} l SEMI JOIN _members m ON m.id_type = l.id_type_a AND m.id = l.id_a"
+            " SEMI JOIN _members m2 ON m2.id_type = l.id_type_b AND m2.id = l.id_b"
+        ).to_arrow_table()).select(IDENTITIES_SCHEMA.names).cast(IDENTITIES_SCHEMA)
+        if new is not None and new.num_rows:
+            fresh = _with_project(_full_links(new, np.zeros(new.num_rows, np.bool_)), project)
+            comp = pa.concat_tables([comp, fresh.cast(IDENTITIES_SCHEMA)])
+        removed = comp.column("removed").combine_chunks().to_numpy(zero_copy_only=False)
+        active = comp.filter(pa.array(~removed))
+        s = stitch(Links.from_table(active), cfg,
+                   (members.column("id_type").combine_chunks(), members.column("id").combine_chunks()))
+        flags = np.zeros(comp.num_rows, np.bool_)
+        flags[np.flatnonzero(~removed)] = s.flagged
+        comp = comp.set_column(comp.schema.get_field_index("flagged"), "flagged", pa.array(flags))
+        con.register("_comp", comp)
+        rewritten = con.sql(
+            f"SELECT * FROM {src} ANTI JOIN _comp USING (id_type_a, id_a, id_type_b, id_b)"
+            " UNION ALL BY NAME SELECT * FROM _comp"
+        ).select(*IDENTITIES_SCHEMA.names)
+        store.commit(ws, LINKS, project, [rewritten], retire=store.live(ws, LINKS, project), kind=kind)
+        con.register("_sub", s.table())
+        merged = con.sql(
+            f"SELECT id_type, id, person_id FROM {map_src} m ANTI JOIN _sub USING (id_type, id)"
+            " UNION ALL SELECT id_type, id, person_id FROM _sub"
+        )
+        store.commit(ws, MAP, project, [merged], retire=store.live(ws, MAP, project), kind=kind)
+    finally:
+        for name in ("_members", "_gone", "_comp", "_sub"):
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(name)
+    return s
+
+
 def unlink(ws: Workspace, project: str | None, id_a: str, id_b: str) -> UnlinkResult:
     """Undo the direct link(s) between two ids: marked removed (never re-added from the
     same events), and the person they joined is recomputed from its remaining links."""
@@ -394,47 +450,8 @@ def unlink(ws: Workspace, project: str | None, id_a: str, id_b: str) -> UnlinkRe
         if not direct:
             raise NotFound(f"no direct link between {id_a!r} and {id_b!r}; see the chain with:"
                            f" cxlens profile explain {id_a}")
-        src = store.sql_source(ws, LINKS, project)
-        assert src is not None
-        con = ws.con
         members = pa.table({"id_type": [i["id_type"] for i in ids], "id": [i["id"] for i in ids]})
-        con.register("_members", members)
-        con.register("_gone", pa.table({"a": [id_a, id_b], "b": [id_b, id_a]}))
-        try:
-            # the person's own links (both ends its ids), the unlinked pair now removed;
-            # links to other persons (flagged) stay out so no stranger's id joins alone
-            comp = _arrow(con.sql(
-                "SELECT id_type_a, id_a, id_type_b, id_b, linked_at,"
-                " removed OR EXISTS (SELECT 1 FROM _gone g WHERE g.a = l.id_a AND g.b = l.id_b) AS removed"
-                f" FROM {src} l SEMI JOIN _members m ON m.id_type = l.id_type_a AND m.id = l.id_a"
-                " SEMI JOIN _members m2 ON m2.id_type = l.id_type_b AND m2.id = l.id_b"
-            ).to_arrow_table())
-            active = comp.filter(pc.invert(comp.column("removed").combine_chunks()))
-            s = stitch(Links.from_table(active), cfg,
-                       (members.column("id_type").combine_chunks(), members.column("id").combine_chunks()))
-            con.register("_flags", pa.table({
-                "id_type_a": active.column("id_type_a"), "id_a": active.column("id_a"),
-                "id_type_b": active.column("id_type_b"), "id_b": active.column("id_b"),
-                "f": pa.array(s.flagged, pa.bool_())}))
-            rewritten = con.sql(
-                "SELECT l.project, l.id_type_a, l.id_a, l.id_type_b, l.id_b, l.link_source, l.event_id,"
-                " l.linked_at, coalesce(f.f, l.flagged) AS flagged,"
-                " l.removed OR (g.a IS NOT NULL) AS removed"
-                f" FROM {src} l LEFT JOIN _flags f USING (id_type_a, id_a, id_type_b, id_b)"
-                " LEFT JOIN _gone g ON g.a = l.id_a AND g.b = l.id_b"
-            )
-            store.commit(ws, LINKS, project, [rewritten], retire=store.live(ws, LINKS, project),
-                         kind="unlink")
-            map_src = store.sql_source(ws, MAP, project)
-            con.register("_sub", s.table())
-            merged = con.sql(
-                f"SELECT id_type, id, person_id FROM {map_src} m ANTI JOIN _sub USING (id_type, id)"
-                " UNION ALL SELECT id_type, id, person_id FROM _sub"
-            )
-            store.commit(ws, MAP, project, [merged], retire=store.live(ws, MAP, project), kind="unlink")
-        finally:
-            for name in ("_members", "_gone", "_flags", "_sub"):
-                with contextlib.suppress(duckdb.Error):
-                    con.unregister(name)
+        s = _restitch(ws, project, cfg, members, None, pa.table({"a": [id_a, id_b], "b": [id_b, id_a]}),
+                      "unlink")
         after = sorted(set(s.person_id.to_pylist()))
         return UnlinkResult(project, len(direct), [person], after)
