@@ -108,6 +108,8 @@ class SegmentLog:
         self._file = self._open_next()
         self._size = 0
         self._opened = time.monotonic()
+        #: first-write time of each segment not yet drained, for the lag metric
+        self._first_write: dict[Path, float] = {}
         _fsync_dir(root)
 
     def _open_next(self) -> Any:
@@ -119,6 +121,7 @@ class SegmentLog:
         with self._mutex:
             if self._size == 0:
                 self._opened = time.monotonic()
+                self._first_write[Path(self._file.name)] = self._opened
             self._file.write(data)
             if self._fsync:
                 os.fdatasync(self._file.fileno())
@@ -141,8 +144,12 @@ class SegmentLog:
         return sorted(p for p in self.dir.glob("seg-*.log") if p.name != current)
 
     def oldest_pending_age(self) -> float:
+        """Seconds since the oldest acknowledged record that is not in the workspace yet."""
         with self._mutex:
-            return time.monotonic() - self._opened if self._size else 0.0
+            for path in [p for p in self._first_write if not p.exists()]:
+                del self._first_write[path]
+            oldest = min(self._first_write.values(), default=None)
+        return time.monotonic() - oldest if oldest is not None else 0.0
 
     def close(self) -> None:
         with self._mutex:
