@@ -125,3 +125,15 @@ def test_files_a_crashed_writer_left_behind_are_never_read(ws: Workspace) -> Non
     assert count(ws.events()) == 10
     ws.append(numbered_events(5, start=100), source="test")  # the next writer cleans up
     assert not orphan.exists()
+
+
+def test_a_day_with_too_many_small_files_is_merged_by_the_next_append(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    (ws.root / "cxlens.toml").write_text(
+        (ws.root / "cxlens.toml").read_text() + "\n[store]\ncompact_after_files = 4\n"
+    )
+    ws = Workspace.open(ws.root)
+    for i in range(6):
+        ws.append(numbered_events(10, start=i * 10, day_mod=1), source="test")
+    assert len(ws.event_files()) <= 4
+    assert count(ws.events()) == 60

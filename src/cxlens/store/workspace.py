@@ -25,6 +25,7 @@ import threading
 import time
 import tomllib
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -295,7 +296,20 @@ class Workspace:
     ) -> AppendResult:
         self.ensure_project(project)
         with self._con_lock:
-            return self._append_with(self.con, data, source, project, kind, rejected, rejects_path, detail)
+            result = self._append_with(
+                self.con, data, source, project, kind, rejected, rejects_path, detail
+            )
+            # Many small appends (the collector writes every few hundred ms) would make
+            # each later duplicate check open ever more files: merge a day once it has
+            # too many.
+            limit = int(self.config.get("store", {}).get("compact_after_files", 48))
+            files = self.catalog.live_files("events", project)
+            touched = {(f.project, f.part) for f in files if f.batch_id == result.batch_id}
+            counts = Counter((f.project, f.part) for f in files)
+            crowded = {key for key in touched if counts[key] > limit}
+            if crowded:
+                self._compact_locked(project, min_files=2, only=crowded)
+            return result
 
     def _append_with(
         self,
@@ -437,61 +451,67 @@ class Workspace:
         reader sees either the old or the new set, never a mix; a cxlens reader whose
         snapshot named a retired file simply reads again (``Workspace.query``).
         """
+        with self.writing(), self._con_lock:
+            return self._compact_locked(project, min_files=min_files)
+
+    def _compact_locked(
+        self, project: str | None, *, min_files: int, only: set[tuple[str, str]] | None = None
+    ) -> CompactResult:
         import pyarrow.parquet as pq
 
         done: list[tuple[list[FileEntry], Path, Path, int]] = []
-        with self.writing(), self._con_lock:
-            by_part: dict[tuple[str, str], list[FileEntry]] = {}
-            for f in self.catalog.live_files("events", project):
+        by_part: dict[tuple[str, str], list[FileEntry]] = {}
+        for f in self.catalog.live_files("events", project):
+            if only is None or (f.project, f.part) in only:
                 by_part.setdefault((f.project, f.part), []).append(f)
-            todo = {
-                key: files for key, files in sorted(by_part.items())
-                if len(files) >= min_files or not all(f.sorted for f in files)
-            }
-            if not todo:
-                return CompactResult(0, 0, 0, 0)
-            batch_id = self.catalog.start_batch("compact", "compact", project)
-            cols = ", ".join(f'"{c}"' for c in FILE_COLUMNS)
-            for (proj, part), files in todo.items():
-                tmp = self.root / "_tmp" / f"compact-{uuid.uuid4().hex}.parquet"
-                paths = [str(self.root / f.path) for f in files]
-                self.con.execute(
-                    f"COPY (SELECT {cols} FROM read_parquet({_sql_list(paths)}) "
-                    "ORDER BY coalesce(user_id, anonymous_id), timestamp, event_id) "
-                    f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
-                ).fetchall()
-                _fsync_file(tmp)
-                n = pq.ParquetFile(tmp).metadata.num_rows
-                expected = sum(f.rows for f in files)
-                if n != expected:  # never lose data to a bug here
-                    raise CxError(f"compaction of {proj}/{part} read {n} rows, expected {expected}")
-                dest = self.root / "events" / f"project={proj}" / f"date={part}" / (
-                    f"part-c{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
-                )
-                done.append((files, tmp, dest, n))
-            for _, tmp, dest, _ in done:
-                tmp.rename(dest)
-            for parent in {dest.parent for _, _, dest, _ in done}:
-                _fsync_dir(parent)
-            now = time.time()
-            with self.catalog.transaction() as db:
-                for files, _, dest, n in done:
-                    db.executemany("DELETE FROM files WHERE path = ?", [(f.path,) for f in files])
-                    db.execute(
-                        "INSERT INTO files (path, tbl, project, part, rows, bytes, batch_id,"
-                        " created_at, sorted) VALUES (?, 'events', ?, ?, ?, ?, ?, ?, 1)",
-                        (dest.relative_to(self.root).as_posix(), files[0].project, files[0].part,
-                         n, dest.stat().st_size, batch_id, now),
-                    )
-                rows = sum(n for *_, n in done)
+        todo = {
+            key: files for key, files in sorted(by_part.items())
+            if len(files) >= min_files or not all(f.sorted for f in files)
+        }
+        if not todo:
+            return CompactResult(0, 0, 0, 0)
+        batch_id = self.catalog.start_batch("compact", "compact", project)
+        cols = ", ".join(f'"{c}"' for c in FILE_COLUMNS)
+        for (proj, part), files in todo.items():
+            tmp = self.root / "_tmp" / f"compact-{uuid.uuid4().hex}.parquet"
+            paths = [str(self.root / f.path) for f in files]
+            self.con.execute(
+                f"COPY (SELECT {cols} FROM read_parquet({_sql_list(paths)}) "
+                "ORDER BY coalesce(user_id, anonymous_id), timestamp, event_id) "
+                f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
+            ).fetchall()
+            _fsync_file(tmp)
+            n = pq.ParquetFile(tmp).metadata.num_rows
+            expected = sum(f.rows for f in files)
+            if n != expected:  # never lose data to a bug here
+                raise CxError(f"compaction of {proj}/{part} read {n} rows, expected {expected}")
+            dest = self.root / "events" / f"project={proj}" / f"date={part}" / (
+                f"part-c{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
+            )
+            done.append((files, tmp, dest, n))
+        for _, tmp, dest, _ in done:
+            tmp.rename(dest)
+        for parent in {dest.parent for _, _, dest, _ in done}:
+            _fsync_dir(parent)
+        now = time.time()
+        with self.catalog.transaction() as db:
+            for files, _, dest, n in done:
+                db.executemany("DELETE FROM files WHERE path = ?", [(f.path,) for f in files])
                 db.execute(
-                    "UPDATE batches SET finished_at = ?, rows_in = ?, inserted = ?, detail = ?"
-                    " WHERE id = ?",
-                    (time.time(), rows, rows, f'{{"partitions": {len(done)}}}', batch_id),
+                    "INSERT INTO files (path, tbl, project, part, rows, bytes, batch_id,"
+                    " created_at, sorted) VALUES (?, 'events', ?, ?, ?, ?, ?, ?, 1)",
+                    (dest.relative_to(self.root).as_posix(), files[0].project, files[0].part,
+                     n, dest.stat().st_size, batch_id, now),
                 )
-            for files, *_ in done:
-                for f in files:
-                    (self.root / f.path).unlink(missing_ok=True)
+            rows = sum(n for *_, n in done)
+            db.execute(
+                "UPDATE batches SET finished_at = ?, rows_in = ?, inserted = ?, detail = ?"
+                " WHERE id = ?",
+                (time.time(), rows, rows, f'{{"partitions": {len(done)}}}', batch_id),
+            )
+        for files, *_ in done:
+            for f in files:
+                (self.root / f.path).unlink(missing_ok=True)
         return CompactResult(
             len(done), sum(len(files) for files, *_ in done), len(done), sum(n for *_, n in done)
         )
