@@ -24,27 +24,30 @@ def test_kill_and_restart_while_the_sdk_sends_stores_every_event_exactly_once(
     keys = create_project(ws.catalog, "shop")
     ws.close()
     server = Server(tmp_path / "ws", None, "--workers", str(workers)).start()
-    failed: list[object] = []
-    client = segment.Client(keys.write_key, host=server.url, upload_size=20, upload_interval=0.05,
-                            max_retries=20, on_error=lambda e, b: failed.append(e), timeout=5)
+    try:
+        failed: list[object] = []
+        client = segment.Client(keys.write_key, host=server.url, upload_size=20, upload_interval=0.05,
+                                max_retries=20, on_error=lambda e, b: failed.append(e), timeout=5)
 
-    def send() -> None:
-        for i in range(N):
-            client.track(f"user-{i % 37}", "Crash Test", {"i": i})
-            if i % 20 == 0:
-                time.sleep(0.05)
+        def send() -> None:
+            for i in range(N):
+                client.track(f"user-{i % 37}", "Crash Test", {"i": i})
+                if i % 20 == 0:
+                    time.sleep(0.05)
 
-    sender = threading.Thread(target=send)
-    sender.start()
-    time.sleep(0.5)
-    assert sender.is_alive()  # the kill lands mid-stream
-    server.kill()  # SIGKILL: no shutdown, no drain; the WAL holds what was acknowledged
-    time.sleep(0.3)
-    server.start()
-    sender.join()
-    client.flush()
-    client.join()
-    server.stop()  # graceful: drains the WAL
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.5)
+        assert sender.is_alive()  # the kill lands mid-stream
+        server.kill()  # SIGKILL: no shutdown, no drain; the WAL holds what was acknowledged
+        time.sleep(0.3)
+        server.start()
+        sender.join()
+        client.flush()
+        client.join()
+        server.stop()  # graceful: drains the WAL
+    finally:
+        server.stop()  # idempotent; never leave a server behind when the test fails
 
     ws = Workspace.open(tmp_path / "ws")
     try:
