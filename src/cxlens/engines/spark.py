@@ -65,3 +65,107 @@ def read_events(spark: Any, ws: Workspace, project: str | None = None) -> Any:
         .parquet(*files)
     )
     return df.select(*EVENTS_SCHEMA.names)
+
+
+class SparkEngine:
+    """Runs analyses with Spark: the same prepared columns (compiled to Spark Columns),
+    ``repartition(person)`` + ``sortWithinPartitions`` and the same kernel per partition
+    through ``mapInArrow``; the partitions' outputs are concatenated on the driver."""
+
+    name = "spark"
+
+    def __init__(self, spark: Any, ws: Workspace, project: str | None = None,
+                 partitions: int | None = None) -> None:
+        self.spark = spark
+        self.ws = ws
+        self.project = project
+        self.partitions = partitions
+
+    def _events(self) -> Any:
+        return read_events(self.spark, self.ws, self.project)
+
+    def prepared_frame(self, prep: Any) -> Any:
+        from pyspark.sql import functions as F
+
+        from cxlens.engines.expr import to_spark
+        from cxlens.journeys.persons import PERSON_KEY
+
+        df = self._events()
+        if not df.columns:
+            return None
+        person = to_spark(PERSON_KEY)
+        cols = [person.alias("person"), F.unix_micros(F.col("timestamp")).alias("ts")]
+        if prep.flags:
+            mask = F.lit(0).cast("bigint")
+            for i, cond in enumerate(prep.flags):
+                mask = mask + F.when(to_spark(cond), F.lit(1 << i)).otherwise(F.lit(0))
+            cols.append(mask.cast("bigint").alias("mask"))
+        for name, expr in prep.strings:
+            cols.append(to_spark(expr).cast("string").alias(name))
+        cols.append(F.col("event_id"))
+        filtered = df.where(person.isNotNull())
+        cond = prep.row_filter()
+        if cond is not None:
+            filtered = filtered.where(to_spark(cond))
+        return filtered.select(*cols)
+
+    def run(self, prep: Any, kernel: Any, out_schema: Any) -> Any:
+        import pyarrow as pa
+
+        frame = self.prepared_frame(prep)
+        if frame is None:
+            return out_schema.empty_table()
+        n = self.partitions or int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+        names = prep.schema().names
+        in_schema = prep.schema()
+
+        def per_partition(batches: Any) -> Any:
+            table = pa.Table.from_batches(list(batches))
+            if table.num_rows == 0:
+                return
+            out = kernel(table.select(names).cast(in_schema))
+            yield from out.cast(out_schema).to_batches()
+
+        ordered = frame.repartition(n, "person").sortWithinPartitions("person", "ts", "event_id")
+        result = ordered.mapInArrow(per_partition, _spark_schema(out_schema)).toArrow()
+        return result.cast(out_schema) if result.num_rows else out_schema.empty_table()
+
+    def distinct(self, expr: Any, limit: int = 10_000) -> list[str]:
+        from cxlens.engines.expr import to_spark
+
+        df = self._events()
+        if not df.columns:
+            return []
+        rows = (df.select(to_spark(expr).cast("string").alias("v")).where("v IS NOT NULL")
+                .distinct().limit(limit).collect())
+        return sorted(str(r["v"]) for r in rows)
+
+
+def _spark_schema(schema: Any) -> str:
+    import pyarrow as pa
+
+    def spark_type(t: Any) -> str:
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return "string"
+        if pa.types.is_int64(t):
+            return "bigint"
+        if pa.types.is_int32(t):
+            return "int"
+        if pa.types.is_float64(t):
+            return "double"
+        if pa.types.is_boolean(t):
+            return "boolean"
+        if pa.types.is_list(t):
+            return f"array<{spark_type(t.value_type)}>"
+        raise TypeError(f"no Spark type for {t}")
+
+    return ", ".join(f"`{f.name}` {spark_type(f.type)}" for f in schema)
+
+
+def use_this_python_for_workers() -> None:
+    """Spark's Python workers must run this interpreter (it has pyarrow, numba, cxlens);
+    without it they start the first ``python3`` on PATH. Call before the session starts."""
+    import sys
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
