@@ -108,4 +108,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # ``python -m cxlens.cli`` runs this file as __main__, a second module whose ``app``
+    # the command modules never see: go through the imported module instead.
+    from cxlens.cli import main as _main
+
+    _main()

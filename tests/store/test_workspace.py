@@ -122,6 +122,7 @@ def test_files_a_crashed_writer_left_behind_are_never_read(ws: Workspace) -> Non
     (entry,) = ws.event_files()
     orphan = ws.root / Path(entry.path).parent / "part-orphan.parquet"
     orphan.write_bytes((ws.root / entry.path).read_bytes())  # renamed in, never committed
+    (ws.root / ".writing").touch()  # what a writer that died mid-write leaves
     assert count(ws.events()) == 10
     ws.append(numbered_events(5, start=100), source="test")  # the next writer cleans up
     assert not orphan.exists()

@@ -237,9 +237,21 @@ class Workspace:
     # -- writing -------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[None]:
+        """Hold the workspace's writer lock. A marker file says a writer is at work: if
+        the next writer finds it, the last one died mid-write and must be cleaned up
+        after (walking every file on each acquisition would make small appends slow)."""
+        marker = self.root / ".writing"
         with writer_lock(self.root / ".writer.lock"):
-            self._recover()
-            yield
+            if marker.exists():
+                self._recover()
+            marker.touch()
+            try:
+                yield
+            except BaseException:
+                self._recover()
+                raise
+            finally:
+                marker.unlink(missing_ok=True)
 
     def _recover(self) -> None:
         """Remove what a crashed writer left: unacknowledged files and temp files."""
