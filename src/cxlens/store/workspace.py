@@ -291,37 +291,25 @@ class Workspace:
         """
         project = check_project(project or self.default_project)
         check_source(source)
-        if locked:
-            return self._append_locked(data, source, project, kind, rejected, rejects_path, detail)
-        with self.writing():
-            return self._append_locked(data, source, project, kind, rejected, rejects_path, detail)
-
-    def _append_locked(
-        self,
-        data: pa.Table | duckdb.DuckDBPyRelation,
-        source: str,
-        project: str,
-        kind: str,
-        rejected: int,
-        rejects_path: str | None,
-        detail: str,
-    ) -> AppendResult:
-        self.ensure_project(project)
-        with self._con_lock:
+        lock = contextlib.nullcontext() if locked else self.writing()
+        with lock, self._con_lock:
+            self.ensure_project(project)
             result = self._append_with(
                 self.con, data, source, project, kind, rejected, rejects_path, detail
             )
-            # Many small appends (the collector writes every few hundred ms) would make
-            # each later duplicate check open ever more files: merge a day once it has
-            # too many.
-            limit = int(self.config.get("store", {}).get("compact_after_files", 48))
-            files = self.catalog.live_files("events", project)
-            touched = {(f.project, f.part) for f in files if f.batch_id == result.batch_id}
-            counts = Counter((f.project, f.part) for f in files)
-            crowded = {key for key in touched if counts[key] > limit}
-            if crowded:
-                self._compact_locked(project, min_files=2, only=crowded)
+            self._merge_crowded_days(project, result.batch_id)
             return result
+
+    def _merge_crowded_days(self, project: str, batch_id: int) -> None:
+        """Many small appends (the collector writes every few hundred ms) would make each
+        later duplicate check open ever more files: merge a day once it has too many."""
+        limit = int(self.config.get("store", {}).get("compact_after_files", 48))
+        files = self.catalog.live_files("events", project)
+        touched = {(f.project, f.part) for f in files if f.batch_id == batch_id}
+        counts = Counter((f.project, f.part) for f in files)
+        crowded = {key for key in touched if counts[key] > limit}
+        if crowded:
+            self._compact_locked(project, min_files=2, only=crowded)
 
     def _append_with(
         self,
