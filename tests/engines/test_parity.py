@@ -67,3 +67,34 @@ def test_funnel_is_identical_on_duckdb_and_spark(engines: tuple[Any, Any], name:
     assert a.steps[0].persons > 0
     same_table(a.persons, b.persons, ["person"])
     assert a.to_dict() == b.to_dict()
+
+
+PATHS = {
+    "sessions": {"max_steps": 4},
+    "from_product": {"start": "Product Viewed", "max_steps": 5},
+    "to_order": {"end": "Order Completed", "max_steps": 4, "per_session": False},
+}
+
+
+@pytest.mark.parametrize("name", list(PATHS))
+def test_paths_are_identical_on_duckdb_and_spark(engines: tuple[Any, Any], name: str) -> None:
+    from cxlens.journeys.paths import paths, spec_from_dict
+
+    duck, spark = engines
+    spec = spec_from_dict(PATHS[name])
+    a, b = paths(duck, spec), paths(spark, spec, check=False)
+    assert a.paths > 0
+    assert a.to_dict() == b.to_dict()
+
+
+@pytest.mark.parametrize("doc", [{}, {"per_session": True, "where": {"device": "mobile"}}])
+def test_graph_is_identical_on_duckdb_and_spark(engines: tuple[Any, Any],
+                                                doc: dict[str, Any]) -> None:
+    from cxlens.journeys.graph import graph, spec_from_dict
+
+    duck, spark = engines
+    spec = spec_from_dict(doc)
+    a, b = graph(duck, spec), graph(spark, spec)
+    assert a.traces > 0
+    assert a.to_dict() == b.to_dict()
+    assert a.all_variants == b.all_variants

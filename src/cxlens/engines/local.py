@@ -15,7 +15,11 @@ from cxlens.store.workspace import Workspace
 
 
 def prepared_sql(prep: Prepared, source: str) -> tuple[str, list[Any]]:
-    """The SELECT that yields ``prep.schema()`` sorted by (person, ts, event_id)."""
+    """The SELECT that yields ``prep.schema()`` sorted by (person, ts, event, event_id).
+
+    Events at the same time are ordered by name, then id: a rule anyone can reproduce
+    from the data (files often hold many events per timestamp; their file order is lost).
+    """
     params: list[Any] = []
     select = [f"{to_sql(PERSON_KEY, params)} AS person", "epoch_us(timestamp) AS ts"]
     if prep.flags:
@@ -29,7 +33,7 @@ def prepared_sql(prep: Prepared, source: str) -> tuple[str, list[Any]]:
     if cond is not None:
         where.append(to_sql(cond, params))
     sql = (f"SELECT {', '.join(select)} FROM {source} WHERE {' AND '.join(where)} "
-           "ORDER BY person, ts, event_id")
+           "ORDER BY person, ts, coalesce(event, ''), event_id")
     return sql, params
 
 

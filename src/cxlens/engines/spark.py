@@ -102,7 +102,7 @@ class SparkEngine:
             cols.append(mask.cast("bigint").alias("mask"))
         for name, expr in prep.strings:
             cols.append(to_spark(expr).cast("string").alias(name))
-        cols.append(F.col("event_id"))
+        cols += [F.coalesce(F.col("event"), F.lit("")).alias("_tie"), F.col("event_id")]
         filtered = df.where(person.isNotNull())
         cond = prep.row_filter()
         if cond is not None:
@@ -126,7 +126,7 @@ class SparkEngine:
             out = kernel(table.select(names).cast(in_schema))
             yield from out.cast(out_schema).to_batches()
 
-        ordered = frame.repartition(n, "person").sortWithinPartitions("person", "ts", "event_id")
+        ordered = frame.repartition(n, "person").sortWithinPartitions("person", "ts", "_tie", "event_id")
         result = ordered.mapInArrow(per_partition, _spark_schema(out_schema)).toArrow()
         return result.cast(out_schema) if result.num_rows else out_schema.empty_table()
 

@@ -447,7 +447,7 @@ def summarize(spec: FunnelSpec, persons: pa.Table) -> FunnelResult:
         converted=int(done.sum()),
         mean_seconds=float(ttc_s.mean()) if len(ttc_s) else None,
         median_seconds=float(np.median(ttc_s)) if len(ttc_s) else None,
-        p90_seconds=float(np.quantile(ttc_s, 0.9, method="lower")) if len(ttc_s) else None,
+        p90_seconds=float(np.quantile(ttc_s, 0.9)) if len(ttc_s) else None,
         histogram=tuple(hist),
     )
     breakdown: dict[str, tuple[StepResult, ...]] = {}
