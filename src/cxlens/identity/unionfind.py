@@ -214,6 +214,45 @@ def encode(offsets: np.ndarray, data: np.ndarray, types: np.ndarray) -> tuple[np
 
 
 @njit(cache=True, nogil=True)
+def hash_pairs(offsets: np.ndarray, data: np.ndarray, types: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of every (type, string): one sequential pass."""
+    n = offsets.shape[0] - 1
+    h1 = np.empty(n, np.uint64)
+    h2 = np.empty(n, np.uint64)
+    for i in range(n):
+        h1[i] = _hash_one(offsets, data, i, types[i])
+        h2[i] = _hash_one(offsets, data, i, types[i] + 977)
+    return h1, h2
+
+
+@njit(cache=True, nogil=True)
+def codes_from_sorted(order: np.ndarray, h1: np.ndarray, h2: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Dense codes from rows sorted by ``h1``: equal (h1, h2) is the same id (a false
+    match needs a 128-bit collision). Returns codes, first row and h1 of each code, and
+    False if two ids shared h1 but not h2 (then the caller uses ``encode``)."""
+    n = order.shape[0]
+    codes = np.empty(n, np.int32)
+    first = np.empty(n, np.int32)
+    hashes = np.empty(n, np.uint64)
+    c = -1
+    prev = np.uint64(0)
+    prev2 = np.uint64(0)
+    for k in range(n):
+        i = order[k]
+        if k == 0 or h1[i] != prev:
+            c += 1
+            first[c] = i
+            hashes[c] = h1[i]
+            prev = h1[i]
+            prev2 = h2[i]
+        elif h2[i] != prev2:
+            return codes, first, hashes, False
+        codes[i] = c
+    return codes, first[: c + 1].copy(), hashes[: c + 1].copy(), True
+
+
+@njit(cache=True, nogil=True)
 def init_counts(node_type: np.ndarray, n_types: int) -> tuple[np.ndarray, np.ndarray]:
     n = node_type.shape[0]
     parent = np.empty(n, np.int32)
