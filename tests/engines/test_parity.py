@@ -98,3 +98,17 @@ def test_graph_is_identical_on_duckdb_and_spark(engines: tuple[Any, Any],
     assert a.traces > 0
     assert a.to_dict() == b.to_dict()
     assert a.all_variants == b.all_variants
+
+
+@pytest.mark.parametrize("doc", [{"period": "week"},
+                                 {"period": "month", "returning": "Order Completed",
+                                  "first": "Product Viewed"}])
+def test_retention_is_identical_on_duckdb_and_spark(engines: tuple[Any, Any],
+                                                    doc: dict[str, Any]) -> None:
+    from cxlens.journeys.retention import retention, spec_from_dict
+
+    duck, spark = engines
+    spec = spec_from_dict(doc)
+    a, b = retention(duck, spec), retention(spark, spec, check=False)
+    assert a.cohorts
+    assert a.to_dict() == b.to_dict()

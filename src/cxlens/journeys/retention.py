@@ -1,0 +1,246 @@
+"""Retention and lifecycle: cohorts by first touch, returns per period, repeat purchases.
+
+A person's cohort is the period (UTC day, Monday-based week or calendar month) of their
+first ``first`` event (any event by default); they are retained in period k when they
+did a ``returning`` event (any event by default) k periods later. The kernel emits one
+row per person and active period, which merges by concatenation; lifecycle counts per
+period follow PostHog: new (first period), returning (active in the period before too),
+resurrected (active again after a gap) and dormant (active the period before, not now).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import numba as nb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cxlens.engines.base import Engine, Prepared
+from cxlens.engines.expr import TRUE, Col, Or
+from cxlens.errors import SpecError
+from cxlens.journeys.arrays import int64_column, person_starts
+from cxlens.journeys.steps import Match, check_events, match_from_dict, parse_match
+
+Period = Literal["day", "week", "month"]
+PERIODS = ("day", "week", "month")
+DAY_US = 86_400_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSpec:
+    period: Period = "week"
+    first: Match | None = None
+    returning: Match | None = None
+    periods: int = 8
+    #: the event that counts as a purchase for the repeat-purchase rate
+    purchase: Match | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.period not in PERIODS:
+            raise SpecError(f"period must be one of {list(PERIODS)}, got {self.period!r}",
+                            field="period")
+        if not isinstance(self.periods, int) or not 1 <= self.periods <= 120:
+            raise SpecError(f"periods must be 1..120, got {self.periods!r}", field="periods")
+
+
+def period_index(ts_us: np.ndarray, period: str) -> np.ndarray:
+    """Periods since the epoch: days, Monday-based weeks (1970-01-01 was a Thursday) or
+    calendar months."""
+    days = np.floor_divide(ts_us, DAY_US)
+    if period == "day":
+        return days
+    if period == "week":
+        return np.floor_divide(days + 3, 7)
+    return ts_us.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+
+
+def period_start(index: int, period: str) -> str:
+    if period == "day":
+        return str(np.datetime64(index, "D"))
+    if period == "week":
+        return str(np.datetime64(index * 7 - 3, "D"))
+    return str(np.datetime64(index, "M"))
+
+
+@nb.njit(cache=True, nogil=True)
+def _active(starts: np.ndarray, per: np.ndarray, mask: np.ndarray, out_person: np.ndarray,
+            out_cohort: np.ndarray, out_period: np.ndarray, out_purchases: np.ndarray) -> int:
+    k = 0
+    for p in range(starts.shape[0] - 1):
+        cohort = np.int64(-1)
+        last = np.int64(-1)
+        purchases = 0
+        for i in range(starts[p], starts[p + 1]):
+            m = mask[i]
+            if m & 4:
+                purchases += 1
+            if cohort < 0:
+                if not m & 1:
+                    continue
+                cohort = per[i]
+                out_person[k] = p
+                out_cohort[k] = cohort
+                out_period[k] = cohort
+                out_purchases[k] = 0
+                last = cohort
+                k += 1
+                continue
+            if m & 2 and per[i] != last:
+                out_person[k] = p
+                out_cohort[k] = cohort
+                out_period[k] = per[i]
+                out_purchases[k] = 0
+                last = per[i]
+                k += 1
+        if cohort >= 0:
+            # the purchase count rides on the person's first row
+            j = k - 1
+            while j > 0 and out_person[j - 1] == p:
+                j -= 1
+            out_purchases[j] = purchases
+    return k
+
+
+ACTIVE_SCHEMA = pa.schema([("person", pa.string()), ("cohort", pa.int64()),
+                           ("period", pa.int64()), ("purchases", pa.int64())])
+
+
+def kernel(spec: RetentionSpec) -> Any:
+    def run(table: pa.Table) -> pa.Table:
+        starts = person_starts(table.column("person"))
+        per = period_index(int64_column(table, "ts"), spec.period)
+        mask = int64_column(table, "mask")
+        n = len(per)
+        op, oc, ope, opu = (np.empty(n, np.int64) for _ in range(4))
+        k = _active(starts, per, mask, op, oc, ope, opu)
+        person = table.column("person").take(pa.array(starts[op[:k]]))
+        return pa.table({"person": person, "cohort": oc[:k], "period": ope[:k],
+                         "purchases": opu[:k]}, schema=ACTIVE_SCHEMA)
+
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    start: str
+    persons: int
+    retained: tuple[int, ...]  # persons active k periods after the cohort period, k = 0..
+
+
+@dataclass(frozen=True, slots=True)
+class LifecyclePeriod:
+    start: str
+    new: int
+    returning: int
+    resurrected: int
+    dormant: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    spec: RetentionSpec
+    cohorts: tuple[Cohort, ...]
+    lifecycle: tuple[LifecyclePeriod, ...]
+    buyers: int
+    repeat_buyers: int
+
+    @property
+    def repeat_purchase_rate(self) -> float:
+        return self.repeat_buyers / self.buyers if self.buyers else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.spec.period,
+            "cohorts": [{"start": c.start, "persons": c.persons, "retained": list(c.retained),
+                         "rates": [r / c.persons if c.persons else 0.0 for r in c.retained]}
+                        for c in self.cohorts],
+            "lifecycle": [{"start": lp.start, "new": lp.new, "returning": lp.returning,
+                           "resurrected": lp.resurrected, "dormant": lp.dormant}
+                          for lp in self.lifecycle],
+            "buyers": self.buyers, "repeat_buyers": self.repeat_buyers,
+            "repeat_purchase_rate": self.repeat_purchase_rate,
+        }
+
+
+def summarize(spec: RetentionSpec, rows: pa.Table) -> RetentionResult:
+    if rows.num_rows == 0:
+        return RetentionResult(spec, (), (), 0, 0)
+    codes = np.asarray(pc.dictionary_encode(rows.column("person")).combine_chunks().indices,
+                       dtype=np.int64)
+    cohort = np.asarray(rows.column("cohort").to_numpy(), np.int64)
+    period = np.asarray(rows.column("period").to_numpy(), np.int64)
+    purchases = np.asarray(rows.column("purchases").to_numpy(), np.int64)
+    cohorts: list[Cohort] = []
+    first_rows = period == cohort
+    for c in np.unique(cohort):
+        sel = cohort == c
+        size = int((sel & first_rows).sum())
+        offsets = period[sel] - c
+        retained = tuple(int((offsets == k).sum()) for k in range(spec.periods))
+        cohorts.append(Cohort(period_start(int(c), spec.period), size, retained))
+    # lifecycle over the periods seen
+    span = int(period.max() - period.min() + 2)
+    base = int(period.min())
+    key = codes * span + (period - base)
+    active = np.unique(key)
+    prev_active = np.isin(key - 1, active)
+    life: list[LifecyclePeriod] = []
+    for q in range(base, int(period.max()) + 1):
+        now = period == q
+        new = int((now & first_rows).sum())
+        ret = int((now & ~first_rows & prev_active).sum())
+        res = int((now & ~first_rows & ~prev_active).sum())
+        was = period == q - 1
+        dormant = int((was & ~np.isin(key + 1, active)).sum()) if q > base else 0
+        life.append(LifecyclePeriod(period_start(q, spec.period), new, ret, res, dormant))
+    per_person = purchases[first_rows]
+    return RetentionResult(spec, tuple(cohorts), tuple(life), int((per_person >= 1).sum()),
+                           int((per_person >= 2).sum()))
+
+
+def _prepared(spec: RetentionSpec) -> Prepared:
+    purchase = spec.purchase or Match("Order Completed")
+    flags = (spec.first.cond() if spec.first else TRUE,
+             spec.returning.cond() if spec.returning else TRUE, purchase.cond())
+    where = None if spec.first is None or spec.returning is None else Or(flags)
+    return Prepared(where=where, flags=flags, since=spec.since, until=spec.until)
+
+
+def retention(engine: Engine, spec: RetentionSpec, *, check: bool = True) -> RetentionResult:
+    if check:
+        known = set(engine.distinct(Col("event")))
+        check_events(known, [(f, m) for f, m in (("first", spec.first),
+                                                  ("returning", spec.returning),
+                                                  ("purchase", spec.purchase)) if m is not None])
+    return summarize(spec, engine.run(_prepared(spec), kernel(spec), ACTIVE_SCHEMA))
+
+
+def spec_from_dict(doc: Mapping[str, Any]) -> RetentionSpec:
+    from cxlens.journeys.specs import optional_time
+
+    def match(key: str) -> Match | None:
+        raw = doc.get(key)
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            return parse_match(raw)
+        if isinstance(raw, Mapping):
+            return match_from_dict(raw, key)
+        raise SpecError(f"{key} is an event name or {{event, where}}", field=key)
+
+    period = str(doc.get("period", "week"))
+    if period not in PERIODS:
+        raise SpecError(f"period must be one of {list(PERIODS)}, got {period!r}",
+                        field="period")
+    return RetentionSpec(period=period,  # type: ignore[arg-type]
+                         first=match("first"), returning=match("returning"),
+                         periods=int(doc.get("periods", 8)), purchase=match("purchase"),
+                         since=optional_time(doc.get("since"), "since"),
+                         until=optional_time(doc.get("until"), "until"))
