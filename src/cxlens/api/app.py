@@ -23,6 +23,7 @@ from starlette.routing import Route
 from cxlens.api import errors
 from cxlens.api.collector import Collector, CollectorConfig, routes
 from cxlens.api.metrics import Metrics, healthz, metrics_endpoint
+from cxlens.api.profiles import router as profiles_router
 from cxlens.store.workspace import Workspace
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -57,6 +58,7 @@ def create_app(workspace_path: str | os.PathLike[str], config: CollectorConfig |
     app.state.metrics = metrics
     app.state.workspace = root
     errors.install(app)
+    app.include_router(profiles_router)
     for route in routes():
         app.router.routes.append(route)
     app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))
