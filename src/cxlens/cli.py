@@ -73,7 +73,8 @@ def _register() -> None:
     # Command modules register themselves on ``app``; importing them is all it takes.
     from cxlens.commands import core  # noqa: F401
 
-    for optional in ("imports", "simulate", "serve", "projects", "demo", "profiles", "privacy"):
+    for optional in ("imports", "simulate", "serve", "projects", "demo", "profiles", "privacy", "journeys",
+                     "users", "report"):
         try:
             __import__(f"cxlens.commands.{optional}")
         except ModuleNotFoundError as exc:

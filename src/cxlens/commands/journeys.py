@@ -1,0 +1,232 @@
+"""``cxlens funnel | paths | graph | retention``: journey analytics from the command line.
+
+Specs come from flags or from a TOML/JSON file (``--spec``; flags given as well
+override the file). ``--engine spark`` runs the same analysis on Spark.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from cxlens.cli import JsonOpt, ProjectOpt, app, console, emit_json, open_workspace
+from cxlens.errors import SpecError
+
+SpecOpt = Annotated[Path | None, typer.Option("--spec", help="Spec file (.toml or .json).")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")]
+SinceOpt = Annotated[str | None, typer.Option(help="First day or time (ISO, UTC).")]
+UntilOpt = Annotated[str | None, typer.Option(help="End (exclusive; ISO, UTC).")]
+
+
+def _run(name: str, spec_file: Path | None, flags: dict[str, Any], project: str | None,
+         engine_name: str) -> dict[str, Any]:
+    from cxlens.journeys.analyses import read_spec_file, run_document
+
+    doc: dict[str, Any] = read_spec_file(spec_file) if spec_file else {}
+    doc.update({k: v for k, v in flags.items() if v not in (None, [], ())})
+    ws = open_workspace()
+    try:
+        if engine_name == "duckdb":
+            from cxlens.engines.local import DuckDBEngine
+
+            return run_document(DuckDBEngine(ws, project), name, doc)
+        if engine_name == "spark":
+            from cxlens.engines.spark import SparkEngine, spark_session, use_this_python_for_workers
+
+            use_this_python_for_workers()
+            return run_document(SparkEngine(spark_session(), ws, project), name, doc)
+        raise SpecError(f"unknown engine {engine_name!r}; use duckdb or spark", field="engine")
+    finally:
+        ws.close()
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _dur(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+@app.command()
+def funnel(
+    step: Annotated[list[str] | None, typer.Option(
+        "--step", "-s", help="A step: 'Event Name' or 'Event | key=value | total>=50'; repeat "
+        "in order.")] = None,
+    window: Annotated[str | None, typer.Option(help="Conversion window, e.g. 7d, 12h.")] = None,
+    mode: Annotated[str | None, typer.Option(help="ordered, strict or unordered.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="Exclude attempts with this event between the first and last step.")] = None,
+    breakdown: Annotated[str | None, typer.Option(
+        help="channel, device, source or a property key.")] = None,
+    since: SinceOpt = None, until: UntilOpt = None,
+    spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
+    json: JsonOpt = False,
+) -> None:
+    """Conversion through ordered steps: counts, drop-off, time to convert, breakdown."""
+    flags = {"steps": step, "window": window, "mode": mode, "breakdown": breakdown,
+             "since": since, "until": until,
+             "exclusions": [{"event": e} for e in exclude or []]}
+    doc = _run("funnel", spec, flags, project, engine)
+    if json:
+        emit_json(doc)
+        return
+    table = Table(title=f"funnel ({doc['mode']}, window {_dur(doc['window_seconds'])})",
+                  title_justify="left")
+    for col in ("step", "event", "persons", "conversion", "from previous", "dropped",
+                "median time"):
+        table.add_column(col, justify="right" if col not in ("event",) else "left")
+    for s in doc["steps"]:
+        table.add_row(str(s["step"]), s["name"], f"{s['persons']:,}", _pct(s["conversion"]),
+                      _pct(s["from_previous"]), f"{s['dropped']:,}",
+                      _dur(s["median_seconds_from_previous"]))
+    console.print(table)
+    ttc = doc["time_to_convert"]
+    console.print(f"converted: {ttc['converted']:,}; time to convert median "
+                  f"{_dur(ttc['median_seconds'])}, p90 {_dur(ttc['p90_seconds'])}")
+    if doc["breakdown"]:
+        bt = Table(title=f"by {breakdown or 'breakdown'}", title_justify="left")
+        bt.add_column("value")
+        for s in doc["steps"]:
+            bt.add_column(f"{s['step']}", justify="right")
+        for value, steps in doc["breakdown"].items():
+            bt.add_row(value, *(f"{s['persons']:,}" for s in steps))
+        console.print(bt)
+
+
+@app.command()
+def paths(
+    start: Annotated[str | None, typer.Option("--from", help="Paths starting at this event.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Paths ending at this event.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Steps per path (2-50).")] = None,
+    across_sessions: Annotated[bool, typer.Option(
+        help="One path per person instead of per session.")] = False,
+    top: Annotated[int | None, typer.Option(help="How many paths to list.")] = None,
+    since: SinceOpt = None, until: UntilOpt = None,
+    spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
+    json: JsonOpt = False,
+) -> None:
+    """Most frequent paths from or to an event, with Sankey nodes and links (--json)."""
+    flags = {"start": start, "end": end, "max_steps": max_steps, "top": top,
+             "per_session": False if across_sessions else None, "since": since,
+             "until": until}
+    doc = _run("paths", spec, flags, project, engine)
+    if json:
+        emit_json(doc)
+        return
+    table = Table(title=f"top paths ({doc['paths']:,} paths of {doc['persons']:,} persons)",
+                  title_justify="left")
+    for col in ("path", "count", "persons", "share of persons"):
+        table.add_column(col, justify="left" if col == "path" else "right")
+    for row in doc["top"]:
+        table.add_row(" → ".join(row["steps"]), f"{row['count']:,}", f"{row['persons']:,}",
+                      _pct(row["share_of_persons"]))
+    console.print(table)
+
+
+@app.command()
+def graph(
+    where: Annotated[list[str] | None, typer.Option(
+        help="Segment filter, e.g. channel=email, device=mobile; repeatable.")] = None,
+    per_session: Annotated[bool, typer.Option(help="One trace per session.")] = False,
+    variants: Annotated[int | None, typer.Option(help="How many variants to list.")] = None,
+    designed: Annotated[str | None, typer.Option(
+        help="Designed journey to check conformance: 'A,B,C'.")] = None,
+    export: Annotated[Path | None, typer.Option(
+        help="Write the event log: .xes, .xes.gz or .csv (pm4py opens them).")] = None,
+    since: SinceOpt = None, until: UntilOpt = None,
+    spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
+    json: JsonOpt = False,
+) -> None:
+    """Directly-follows graph with transition times, variants and conformance."""
+    flags = {"where": where, "per_session": per_session or None, "top_variants": variants,
+             "designed": [s.strip() for s in designed.split(",")] if designed else None,
+             "since": since, "until": until}
+    doc = _run("graph", spec, flags, project, engine)
+    if export is not None:
+        _export(export, spec, flags, project)
+    if json:
+        emit_json(doc)
+        return
+    table = Table(title=f"directly-follows graph ({doc['traces']:,} traces)",
+                  title_justify="left")
+    for col in ("from", "to", "count", "persons", "median", "p90"):
+        table.add_column(col, justify="left" if col in ("from", "to") else "right")
+    for e in doc["edges"][:30]:
+        table.add_row(e["source"], e["target"], f"{e['count']:,}", f"{e['persons']:,}",
+                      _dur(e["median_seconds"]), _dur(e["p90_seconds"]))
+    console.print(table)
+    vt = Table(title="variants", title_justify="left")
+    for col in ("variant", "count", "share"):
+        vt.add_column(col)
+    for v in doc["variants"]:
+        vt.add_row(" → ".join(v["steps"][:12]) + (" …" if len(v["steps"]) > 12 else ""),
+                   f"{v['count']:,}", _pct(v["share"]))
+    console.print(vt)
+    if "conformance" in doc:
+        c = doc["conformance"]
+        console.print(f"conformance: {c['conforming']:,} of {c['traces']:,} traces "
+                      f"({_pct(c['share'])}) follow {' → '.join(c['designed'])}")
+        for d in c["deviations"][:10]:
+            console.print(f"  {d['kind']} at {d['at']}: {d['traces']:,}")
+
+
+def _export(path: Path, spec_file: Path | None, flags: dict[str, Any],
+            project: str | None) -> None:
+    from cxlens.engines.local import DuckDBEngine
+    from cxlens.journeys.analyses import read_spec_file
+    from cxlens.journeys.graph import event_log, spec_from_dict, write_csv, write_xes
+
+    doc: dict[str, Any] = read_spec_file(spec_file) if spec_file else {}
+    doc.update({k: v for k, v in flags.items() if v not in (None, [], ())})
+    ws = open_workspace()
+    try:
+        log = event_log(DuckDBEngine(ws, project), spec_from_dict(doc))
+    finally:
+        ws.close()
+    if path.name.endswith((".xes", ".xes.gz")):
+        write_xes(log, path)
+    elif path.suffix == ".csv":
+        write_csv(log, path)
+    else:
+        raise SpecError(f"export to .xes, .xes.gz or .csv, not {path.name}", field="export")
+
+
+@app.command()
+def retention(
+    period: Annotated[str | None, typer.Option(help="day, week or month.")] = None,
+    first: Annotated[str | None, typer.Option(help="Cohort event (default: any).")] = None,
+    returning: Annotated[str | None, typer.Option(
+        "--return", help="Return event (default: any).")] = None,
+    periods: Annotated[int | None, typer.Option(help="Periods to show.")] = None,
+    since: SinceOpt = None, until: UntilOpt = None,
+    spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
+    json: JsonOpt = False,
+) -> None:
+    """Cohort retention by first touch, lifecycle and repeat-purchase rate."""
+    flags = {"period": period, "first": first, "returning": returning, "periods": periods,
+             "since": since, "until": until}
+    doc = _run("retention", spec, flags, project, engine)
+    if json:
+        emit_json(doc)
+        return
+    cohorts = doc["cohorts"]
+    width = max((len(c["retained"]) for c in cohorts), default=0)
+    table = Table(title=f"retention by {doc['period']}", title_justify="left")
+    table.add_column("cohort")
+    table.add_column("persons", justify="right")
+    for k in range(width):
+        table.add_column(f"+{k}", justify="right")
+    for c in cohorts:
+        table.add_row(c["start"], f"{c['persons']:,}", *(_pct(r) for r in c["rates"]))
+    console.print(table)
+    console.print(f"repeat-purchase rate: {_pct(doc['repeat_purchase_rate'])} "
+                  f"({doc['repeat_buyers']:,} of {doc['buyers']:,} buyers)")
