@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cxlens.api import errors
+from cxlens.api.analyses import router as analyses_router
 from cxlens.api.collector import Collector, CollectorConfig, routes
 from cxlens.api.metrics import Metrics, healthz, metrics_endpoint
 from cxlens.api.profiles import router as profiles_router
@@ -59,6 +60,7 @@ def create_app(workspace_path: str | os.PathLike[str], config: CollectorConfig |
     app.state.workspace = root
     errors.install(app)
     app.include_router(profiles_router)
+    app.include_router(analyses_router)
     for route in routes():
         app.router.routes.append(route)
     app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))
