@@ -40,6 +40,9 @@ def demo(
                 f"{report.seconds:.1f} s"
             )
     info = workspace_info(ws, "shop", days=7)
+    from cxlens.web.auth import ensure_demo_user
+
+    login = ensure_demo_user(ws.catalog, "shop")
     ws.close()
     if json:
         emit_json(info)
@@ -50,6 +53,9 @@ def demo(
             + ", ".join(f"{k} {v:,}" for k, v in list(info["by_channel"].items())[:5])
         )
         console.print(f"try: cxlens -w {ws.root} info")
+    if serve and not json:
+        console.print(f"dashboard: http://127.0.0.1:{port}/  login: {login[0]} / {login[1]}",
+                      highlight=False)
     if serve and importlib.util.find_spec("cxlens.commands.serve") is not None:
         from cxlens.commands import serve as serve_module
 

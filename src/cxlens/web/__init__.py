@@ -1,0 +1,1 @@
+"""The dashboard: login, pages, charts, journey map, alerts and reports (see docs/dashboard.md)."""

@@ -1,0 +1,135 @@
+"""Shared pieces of the dashboard's queries: the period, and the events of one project
+as DuckDB views on a private connection.
+
+Each request gets its own in-memory DuckDB connection (a few ms) so that the views it
+defines cannot collide with another request's; the event files are the catalog's
+snapshot, as ``Workspace.events`` reads them. Persons are stitched cheaply: an
+anonymous id that ever appeared together with a user id takes that user id. That
+matches identify calls, which is what the simulator and the SDKs send; the identity
+module's full resolution can replace it once a workspace has resolved identities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from cxlens.store.workspace import Workspace
+
+EVENT_COLUMNS = ("event_id, timestamp, type, event, anonymous_id, user_id, account_id, "
+                 "channel, source, session_id, properties, context, revenue, currency, date")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Inclusive dates of the period shown and of the one it is compared with."""
+
+    start: date
+    end: date
+    prev_start: date
+    prev_end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def since(self) -> datetime:
+        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
+
+    @property
+    def until(self) -> datetime:
+        end = self.end + timedelta(days=1)
+        return datetime(end.year, end.month, end.day, tzinfo=UTC)
+
+
+def last_days(days: int, end: date) -> Period:
+    start = end - timedelta(days=days - 1)
+    prev_end = start - timedelta(days=1)
+    return Period(start, end, prev_end - timedelta(days=days - 1), prev_end)
+
+
+def month_period(anchor: date) -> Period:
+    """The calendar month before ``anchor``'s month, compared with the month before it."""
+    first = anchor.replace(day=1)
+    end = first - timedelta(days=1)
+    start = end.replace(day=1)
+    prev_end = start - timedelta(days=1)
+    return Period(start, end, prev_end.replace(day=1), prev_end)
+
+
+def data_dates(ws: Workspace, project: str) -> tuple[date, date] | None:
+    """First and last day with events, from the catalog alone (no file is read)."""
+    rows = ws.catalog.execute(
+        "SELECT min(part), max(part) FROM files WHERE tbl = 'events' AND project = ?",
+        (project,)).fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    return date.fromisoformat(str(rows[0][0])), date.fromisoformat(str(rows[0][1]))
+
+
+def default_end(ws: Workspace, project: str, today: date | None = None) -> date:
+    """Periods end today, or on the last day with data when the data is older (demo
+    data, an archive): an empty dashboard helps nobody."""
+    today = today or datetime.now(UTC).date()
+    span = data_dates(ws, project)
+    if span is None:
+        return today
+    return min(today, span[1])
+
+
+def snapshot_key(ws: Workspace, project: str) -> tuple[int, int]:
+    """Changes whenever the project's live event files change (for caching results)."""
+    rows = ws.catalog.execute(
+        "SELECT count(*), coalesce(max(batch_id), 0) FROM files WHERE tbl = 'events' "
+        "AND project = ?", (project,)).fetchall()
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def connect(ws: Workspace, project: str) -> duckdb.DuckDBPyConnection:
+    """A private connection with views ``ev`` (the project's events), ``idmap``
+    (anonymous id -> user id) and ``pev`` (events with a ``person`` column)."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false").fetchall()
+    engine = ws.config.get("engine", {})
+    if "memory_limit" in engine:
+        con.execute("SET memory_limit = ?", [str(engine["memory_limit"])]).fetchall()
+    files = [str(ws.root / f.path) for f in ws.event_files(project)]
+    if files:
+        rel = con.sql(
+            f"SELECT {EVENT_COLUMNS} FROM read_parquet($files, hive_partitioning = true, "
+            "hive_types = {'project': VARCHAR, 'date': DATE})", params={"files": files})
+    else:
+        rel = con.sql(
+            "SELECT NULL::VARCHAR event_id, NULL::TIMESTAMPTZ timestamp, NULL::VARCHAR type, "
+            "NULL::VARCHAR event, NULL::VARCHAR anonymous_id, NULL::VARCHAR user_id, "
+            "NULL::VARCHAR account_id, NULL::VARCHAR channel, NULL::VARCHAR source, "
+            "NULL::VARCHAR session_id, NULL::VARCHAR properties, NULL::VARCHAR context, "
+            "NULL::DOUBLE revenue, NULL::VARCHAR currency, NULL::DATE date WHERE false")
+    rel.create_view("ev")
+    con.execute("""
+        CREATE VIEW idmap AS
+        SELECT anonymous_id, min(user_id) AS user_id FROM ev
+        WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL GROUP BY anonymous_id
+    """).fetchall()
+    con.execute("""
+        CREATE VIEW pev AS
+        SELECT ev.*, coalesce(ev.user_id, m.user_id, ev.anonymous_id) AS person
+        FROM ev LEFT JOIN idmap m USING (anonymous_id)
+    """).fetchall()
+    return con
+
+
+def feedback_files(ws: Workspace, project: str) -> list[str]:
+    folder = ws.root / "tables" / "feedback" / f"project={project}"
+    return sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def rejects_files(ws: Workspace) -> list[Path]:
+    folder = ws.root / "rejects"
+    return sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.stat().st_mtime,
+                  reverse=True) if folder.is_dir() else []
+

@@ -1,0 +1,278 @@
+"""What each page shows, as charts with tables: pure functions from query results and a
+language to :class:`Chart` objects. The routes in ``pages.py`` only pick the inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from cxlens.engines.local import DuckDBEngine
+from cxlens.journeys import funnels, graph, paths
+from cxlens.store.workspace import Workspace
+from cxlens.web import charts
+from cxlens.web.charts import Chart, Table
+from cxlens.web.i18n import Fmt, Lang, channel_label, t
+from cxlens.web.journeymap import JourneyMap
+from cxlens.web.kpis import Kpi, Overview
+from cxlens.web.queries import Period
+
+BREAKDOWNS = ("channel", "device", "source", "locale")
+
+
+def kpi_value(fmt: Fmt, k: Kpi, value: float | None) -> str:
+    if k.unit == "money":
+        return fmt.money(value)
+    if k.unit == "rate":
+        return fmt.percent(value)
+    if k.unit == "points":
+        return fmt.number(value, 1)
+    return fmt.number(value)
+
+
+def kpi_change(fmt: Fmt, k: Kpi) -> str:
+    ch = k.change
+    if ch is None:
+        return "\u2013"
+    if k.unit == "points":
+        return ("+" if ch >= 0 else "\u2212") + fmt.number(abs(ch), 1)
+    return fmt.change(ch)
+
+
+def target_text(fmt: Fmt, k: Kpi) -> str:
+    if k.target is None:
+        return ""
+    return f"{k.target.op} {kpi_value(fmt, k, k.target.value)}"
+
+
+def overview_charts(ov: Overview, lang: Lang, fmt: Fmt) -> list[Chart]:
+    kpi_rows = tuple((k.name, k.current, k.previous, k.change,
+                      k.target.text if k.target else None,
+                      None if k.met is None else ("met" if k.met else "missed"))
+                     for k in ov.kpis)
+    kpi_display = tuple((t(lang, f"kpi.{k.name}"), kpi_value(fmt, k, k.current),
+                         kpi_value(fmt, k, k.previous), kpi_change(fmt, k), target_text(fmt, k),
+                         "" if k.met is None else t(lang, "kpi.target_met" if k.met
+                                                    else "kpi.target_missed"))
+                        for k in ov.kpis)
+    kpi_table = Table(("kpi", "current", "previous", "change", "target", "status"), kpi_rows,
+                      kpi_display)
+    days = [d.day for d in ov.daily]
+    v, o, r = t(lang, "kpi.visitors"), t(lang, "kpi.orders"), t(lang, "kpi.revenue")
+    fig = charts.lines(days, {v: [d.visitors for d in ov.daily],
+                              o: [d.orders for d in ov.daily],
+                              r: [d.revenue for d in ov.daily]}, secondary=r)
+    daily = Table(("day", "visitors", "orders", "revenue"),
+                  tuple((d.day.isoformat(), d.visitors, d.orders, round(d.revenue, 2))
+                        for d in ov.daily),
+                  tuple((fmt.date(d.day), fmt.number(d.visitors), fmt.number(d.orders),
+                         fmt.money(d.revenue, ov.currency)) for d in ov.daily))
+    return [Chart("daily", t(lang, "overview.daily"), daily,
+                  charts.to_div(fig, "chart-daily", lang)),
+            Chart("kpis", t(lang, "kpi.kpi"), kpi_table)]
+
+
+# -- journey map -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class MapCell:
+    stage: str
+    channel: str | None
+    persons: str
+    conversion: str
+    median: str
+    level: int  # 0 (little drop-off) .. 4 (most), -1: no next stage
+    sentiment: str
+    title: str
+
+
+def friction_level(dropoff: float | None) -> int:
+    """Five steps of drop-off so the colour scale is readable and explained in a legend."""
+    if dropoff is None:
+        return -1
+    return min(4, int(dropoff * 5))
+
+
+def journey_cells(jm: JourneyMap, lang: Lang, fmt: Fmt
+                  ) -> list[tuple[str | None, list[MapCell | None]]]:
+    out: list[tuple[str | None, list[MapCell | None]]] = []
+    for channel in (None, *jm.channels):
+        row: list[MapCell | None] = []
+        for stage in jm.stages:
+            c = jm.cell(stage, channel)
+            if c is None:
+                row.append(None)
+                continue
+            name = t(lang, f"stage.{stage}")
+            ch = channel_label(lang, channel) or t(lang, "journey.total")
+            row.append(MapCell(
+                stage, channel, fmt.number(c.persons), fmt.percent(c.conversion, 0),
+                fmt.duration(c.median_seconds), friction_level(c.dropoff),
+                fmt.percent(c.sentiment, 0) if c.sentiment is not None else "",
+                t(lang, "journey.cell", stage=name, channel=ch)))
+        out.append((channel, row))
+    return out
+
+
+def journey_table(jm: JourneyMap, lang: Lang, fmt: Fmt) -> Chart:
+    rows = []
+    display = []
+    for (stage, channel), c in sorted(jm.cells.items(),
+                                      key=lambda kv: (jm.stages.index(kv[0][0]),
+                                                      kv[0][1] or "")):
+        rows.append((stage, channel or "all", c.persons, c.advanced, c.conversion,
+                     c.median_seconds, c.sentiment))
+        display.append((t(lang, f"stage.{stage}"),
+                        channel_label(lang, channel) or t(lang, "journey.total"),
+                        fmt.number(c.persons), fmt.number(c.advanced),
+                        fmt.percent(c.conversion), fmt.duration(c.median_seconds),
+                        fmt.percent(c.sentiment, 0) if c.sentiment is not None else ""))
+    return Chart("journey", t(lang, "journey.title"),
+                 Table(("stage", "channel", "persons", "advanced", "conversion_to_next",
+                        "median_seconds_to_next", "sentiment"), tuple(rows), tuple(display)))
+
+
+def dropoff_chart(jm: JourneyMap, lang: Lang, fmt: Fmt) -> Chart:
+    cells = jm.biggest_dropoffs(8)
+    labels = [f"{t(lang, 'stage.' + c.stage)} · {channel_label(lang, c.channel)}" for c in cells]
+    lost = [c.persons - c.advanced for c in cells]
+    fig = charts.bar(labels, {t(lang, "journey.dropoff"): lost}, horizontal=True, height=320)
+    table = Table(("stage", "channel", "persons", "dropped", "dropoff"),
+                  tuple((c.stage, c.channel, c.persons, c.persons - c.advanced, c.dropoff)
+                        for c in cells),
+                  tuple((t(lang, "stage." + c.stage), channel_label(lang, c.channel),
+                         fmt.number(c.persons),
+                         fmt.number(c.persons - c.advanced), fmt.percent(c.dropoff))
+                        for c in cells))
+    return Chart("dropoffs", t(lang, "journey.dropoffs"), table,
+                 charts.to_div(fig, "chart-dropoffs", lang))
+
+
+# -- funnels ---------------------------------------------------------------------------
+def funnel_charts(ws: Workspace, project: str, steps: Sequence[str], window: str,
+                  breakdown: str | None, period: Period, lang: Lang, fmt: Fmt) -> list[Chart]:
+    spec = funnels.spec_from_dict({"steps": list(steps), "window": window,
+                                   "breakdown": breakdown or None,
+                                   "since": period.since.isoformat(),
+                                   "until": period.until.isoformat(), "list_persons": 0})
+    res = funnels.funnel(DuckDBEngine(ws, project), spec)
+    names = [s.name for s in res.steps]
+    fig = charts.bar(names, {t(lang, "funnel.persons"): [s.persons for s in res.steps]})
+    table = Table(("step", "name", "persons", "conversion", "from_previous", "dropped",
+                   "median_seconds_from_previous"),
+                  tuple((s.step, s.name, s.persons, s.conversion, s.from_previous, s.dropped,
+                         s.median_seconds_from_previous) for s in res.steps),
+                  tuple((str(s.step), s.name, fmt.number(s.persons), fmt.percent(s.conversion),
+                         fmt.percent(s.from_previous), fmt.number(s.dropped),
+                         fmt.duration(s.median_seconds_from_previous)) for s in res.steps))
+    out = [Chart("funnel", t(lang, "funnel.title"), table, charts.to_div(fig, "chart-funnel", lang))]
+    if res.breakdown:
+        groups = sorted(res.breakdown.items(), key=lambda kv: -kv[1][0].persons)[:8]
+        ys = {k: [s.conversion for s in v] for k, v in groups}
+        bfig = charts.bar(names, ys)
+        bfig.update_yaxes(tickformat=".0%")
+        rows = tuple((k, s.step, s.name, s.persons, s.conversion) for k, v in groups for s in v)
+        out.append(Chart("breakdown", t(lang, "funnel.by", field=breakdown),
+                         Table(("value", "step", "name", "persons", "conversion"), rows,
+                               tuple((str(a), str(b), c, fmt.number(d), fmt.percent(e))
+                                     for a, b, c, d, e in rows)),
+                         charts.to_div(bfig, "chart-breakdown", lang)))
+    return out
+
+
+def event_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute("SELECT event, count(*) FROM ev WHERE event IS NOT NULL "
+                       "GROUP BY 1 ORDER BY 2 DESC LIMIT 200").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+# -- paths and graph -------------------------------------------------------------------
+def paths_charts(ws: Workspace, project: str, start: str | None, max_steps: int,
+                 period: Period, lang: Lang, fmt: Fmt) -> list[Chart]:
+    spec = paths.spec_from_dict({"start": start or None, "max_steps": max_steps, "top": 15,
+                                 "max_links": 40, "since": period.since.isoformat(),
+                                 "until": period.until.isoformat()})
+    res = paths.paths(DuckDBEngine(ws, project), spec)
+    index = {n.id: i for i, n in enumerate(res.nodes)}
+    used = [li for li in res.links if li.source in index and li.target in index]
+    fig = charts.sankey([f"{n.step}. {n.item}" for n in res.nodes],
+                        [index[li.source] for li in used], [index[li.target] for li in used],
+                        [li.count for li in used])
+    links = Table(("source", "target", "count", "persons", "share_of_persons"),
+                  tuple((li.source, li.target, li.count, li.persons, li.share_of_persons)
+                        for li in used),
+                  tuple((li.source, li.target, fmt.number(li.count), fmt.number(li.persons),
+                         fmt.percent(li.share_of_persons)) for li in used))
+    top = Table(("path", "count", "persons", "share_of_persons"),
+                tuple((" → ".join(r.steps), r.count, r.persons, r.share_of_persons)
+                      for r in res.top),
+                tuple((" → ".join(r.steps), fmt.number(r.count), fmt.number(r.persons),
+                       fmt.percent(r.share_of_persons)) for r in res.top))
+    return [Chart("sankey", t(lang, "paths.title"), links, charts.to_div(fig, "chart-sankey", lang)),
+            Chart("top", t(lang, "paths.top"), top)]
+
+
+def graph_charts(ws: Workspace, project: str, period: Period, lang: Lang, fmt: Fmt
+                 ) -> list[Chart]:
+    spec = graph.GraphSpec(per_session=True, top_variants=10, since=period.since,
+                           until=period.until)
+    res = graph.graph(DuckDBEngine(ws, project), spec)
+    edges = sorted(res.edges, key=lambda e: -e.count)[:40]
+    nodes = sorted({e.source for e in edges} | {e.target for e in edges},
+                   key=lambda n: -sum(e.count for e in edges if e.source == n))
+    idx = {n: i for i, n in enumerate(nodes)}
+    z: list[list[float | None]] = [[None] * len(nodes) for _ in nodes]
+    text: list[list[str]] = [[""] * len(nodes) for _ in nodes]
+    for e in edges:
+        z[idx[e.source]][idx[e.target]] = e.count
+        text[idx[e.source]][idx[e.target]] = fmt.number(e.count)
+    fig = charts.heatmap(nodes, nodes, z, text, height=max(360, 28 * len(nodes) + 120))
+    fig.update_xaxes(title=t(lang, "graph.to"), tickangle=-35)
+    fig.update_yaxes(title=t(lang, "graph.from"))
+    table = Table(("source", "target", "count", "persons", "median_seconds"),
+                  tuple((e.source, e.target, e.count, e.persons, e.median_seconds)
+                        for e in edges),
+                  tuple((e.source, e.target, fmt.number(e.count), fmt.number(e.persons),
+                         fmt.duration(e.median_seconds)) for e in edges))
+    variants = Table(("variant", "count", "share"),
+                     tuple((" → ".join(v.steps), v.count, v.share) for v in res.variants),
+                     tuple((" → ".join(v.steps), fmt.number(v.count), fmt.percent(v.share))
+                           for v in res.variants))
+    return [Chart("edges", t(lang, "graph.edges"), table, charts.to_div(fig, "chart-graph", lang)),
+            Chart("variants", t(lang, "graph.variants"), variants)]
+
+
+# -- retention -------------------------------------------------------------------------
+def retention_chart(con: duckdb.DuckDBPyConnection, lang: Lang, fmt: Fmt,
+                    months: int = 6) -> Chart:
+    """Share of each first-order cohort (month) that orders again in month 1, 2, ..."""
+    rows = con.execute("""
+        WITH o AS (SELECT person, date_trunc('month', date) AS m FROM pev
+                   WHERE event = 'Order Completed'),
+        c AS (SELECT person, min(m) AS cohort FROM o GROUP BY 1),
+        a AS (SELECT c.cohort, datediff('month', c.cohort, o.m) AS k,
+                     count(DISTINCT o.person) AS n
+              FROM o JOIN c USING (person) GROUP BY 1, 2)
+        SELECT cohort, k, n FROM a WHERE k <= $months ORDER BY cohort, k
+    """, {"months": months}).fetchall()
+    sizes: dict[Any, int] = {}
+    cells: dict[tuple[Any, int], int] = {}
+    for cohort, k, n in rows:
+        if k == 0:
+            sizes[cohort] = int(n)
+        cells[(cohort, int(k))] = int(n)
+    cohorts = sorted(sizes)
+    ks = list(range(1, months + 1))
+    z = [[(cells.get((c, k), 0) / sizes[c]) if sizes[c] else None for k in ks] for c in cohorts]
+    text = [[fmt.percent(v, 1) if v is not None else "" for v in row] for row in z]
+    labels = [c.strftime("%Y-%m") for c in cohorts]
+    xs = [t(lang, "retention.month", n=k) for k in ks]
+    fig = charts.heatmap(xs, labels, z, text, height=max(300, 40 * len(cohorts) + 120))
+    table = Table(("cohort", "customers", *[f"month_{k}" for k in ks]),
+                  tuple((lab, sizes[c], *row) for lab, c, row in zip(labels, cohorts, z,
+                                                                      strict=True)),
+                  tuple((lab, fmt.number(sizes[c]), *tr) for lab, c, tr in zip(
+                      labels, cohorts, text, strict=True)))
+    return Chart("retention", t(lang, "retention.heatmap"), table,
+                 charts.to_div(fig, "chart-retention", lang))

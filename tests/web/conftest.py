@@ -1,0 +1,60 @@
+"""A small simulated shop shared by the dashboard tests, and logged-in clients."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cxlens.api.app import create_app
+from cxlens.simulate import simulate
+from cxlens.store.workspace import Workspace
+from cxlens.web.auth import add_user
+
+PASSWORD = "richtig-geheim"
+
+
+@pytest.fixture(scope="session")
+def shop_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1,500 simulated shop customers in project ``shop`` plus an empty project ``other``;
+    users: anna (admin, shop), viktor (viewer, shop), olga (viewer, other)."""
+    root = tmp_path_factory.mktemp("web") / "ws"
+    ws = Workspace.init(root, project="shop")
+    try:
+        simulate(ws, business="shop", customers=1500, seed=7, project="shop")
+        ws.ensure_project("other")
+        add_user(ws.catalog, "anna", PASSWORD, "admin", ["shop"])
+        add_user(ws.catalog, "viktor", PASSWORD, "viewer", ["shop"])
+        add_user(ws.catalog, "olga", PASSWORD, "viewer", ["other"])
+    finally:
+        ws.close()
+    return root
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF field in the form"
+    return m.group(1)
+
+
+def login(client: TestClient, name: str, password: str = PASSWORD) -> None:
+    page = client.get("/login")
+    r = client.post("/login", data={"name": name, "password": password,
+                                    "csrf": csrf_of(page.text), "next": "/"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+
+
+@pytest.fixture
+def client(shop_ws: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(shop_ws)) as c:
+        yield c
+
+
+@pytest.fixture
+def anna(client: TestClient) -> TestClient:
+    login(client, "anna")
+    return client
