@@ -418,13 +418,20 @@ def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Tabl
                    (members.column("id_type").combine_chunks(), members.column("id").combine_chunks()))
         flags = np.zeros(comp.num_rows, np.bool_)
         flags[np.flatnonzero(~removed)] = s.flagged
+        n_old = comp.num_rows - (new.num_rows if new is not None else 0)
+        old_flags = comp.column("flagged").combine_chunks().to_numpy(zero_copy_only=False)[:n_old]
         comp = comp.set_column(comp.schema.get_field_index("flagged"), "flagged", pa.array(flags))
-        con.register("_comp", comp)
-        rewritten = con.sql(
-            f"SELECT * FROM {src} ANTI JOIN _comp USING (id_type_a, id_a, id_type_b, id_b)"
-            " UNION ALL BY NAME SELECT * FROM _comp"
-        ).select(*IDENTITIES_SCHEMA.names)
-        store.commit(ws, LINKS, project, [rewritten], retire=store.live(ws, LINKS, project), kind=kind)
+        if gone is None and bool((old_flags == flags[:n_old]).all()):
+            # stored links keep their state: only the new ones are written (no rewrite)
+            if n_old < comp.num_rows:
+                store.commit(ws, LINKS, project, [comp.slice(n_old)], kind=kind, schema=IDENTITIES_SCHEMA)
+        else:
+            con.register("_comp", comp)
+            rewritten = con.sql(
+                f"SELECT * FROM {src} ANTI JOIN _comp USING (id_type_a, id_a, id_type_b, id_b)"
+                " UNION ALL BY NAME SELECT * FROM _comp"
+            ).select(*IDENTITIES_SCHEMA.names)
+            store.commit(ws, LINKS, project, [rewritten], retire=store.live(ws, LINKS, project), kind=kind)
         con.register("_sub", s.table())
         merged = con.sql(
             f"SELECT id_type, id, person_id FROM {map_src} m ANTI JOIN _sub USING (id_type, id)"

@@ -265,19 +265,25 @@ def init_counts(node_type: np.ndarray, n_types: int) -> tuple[np.ndarray, np.nda
 
 @njit(cache=True, nogil=True)
 def break_ties(order: np.ndarray, ts: np.ndarray, key: np.ndarray) -> None:
-    """Within runs of equal ``ts`` (in ``order``), sort by ``key``: insertion sort, as
-    runs of links with the very same microsecond are short."""
+    """Within runs of equal ``ts`` (in ``order``), sort by ``key``: insertion sort for the
+    usual short runs, a real sort for long ones (e.g. many links stamped alike)."""
     n = order.shape[0]
     start = 0
     while start < n:
         end = start + 1
         while end < n and ts[order[end]] == ts[order[start]]:
             end += 1
-        for i in range(start + 1, end):
-            x = order[i]
-            j = i - 1
-            while j >= start and key[order[j]] > key[x]:
-                order[j + 1] = order[j]
-                j -= 1
-            order[j + 1] = x
+        if end - start > 16:
+            run = order[start:end].copy()
+            idx = np.argsort(key[run], kind="mergesort")
+            for i in range(end - start):
+                order[start + i] = run[idx[i]]
+        else:
+            for i in range(start + 1, end):
+                x = order[i]
+                j = i - 1
+                while j >= start and key[order[j]] > key[x]:
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = x
         start = end
