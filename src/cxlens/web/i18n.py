@@ -326,9 +326,9 @@ class Fmt:
     def percent(self, value: float | None, digits: int = 1) -> str:
         if value is None:
             return "\u2013"
-        fmt = "#,##0" + ("." + "0" * digits if digits else "") + " %"
-        if self.lang == "en":
-            fmt = fmt.replace(" %", "%")
+        # German sets the sign apart with a no-break space (DIN 5008), English does not
+        fmt = "#,##0" + ("." + "0" * digits if digits else "") + (
+            "\u00a0%" if self.lang == "de" else "%")
         return numbers.format_percent(value, format=fmt, locale=self.locale)
 
     def change(self, value: float | None) -> str:
