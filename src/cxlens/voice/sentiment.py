@@ -26,7 +26,7 @@ MODEL_PATH: Final = Path(__file__).with_name("models") / "sentiment_de.npz"
 #: VADER's own convention: compound within ±0.05 is neutral
 _VADER_NEUTRAL: Final = 0.05
 #: scale that turns VADER's compound (-1..1) into logits comparable to the German model's
-_VADER_SCALE: Final = 4.0
+_VADER_SCALE: Final = 2.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,17 @@ class Sentiment:
 @cache
 def german_model() -> LinearModel:
     return LinearModel.load(MODEL_PATH)
+
+
+@cache
+def cue_model() -> LinearModel:
+    """Only the language-neutral part of the German model: the learned weights of the cue
+    list features (``lex:*``). English texts get these on top of VADER, whose lexicon
+    misses customer-service words such as "late" or "refund"."""
+    m = german_model()
+    keep = sorted(i for f, i in m.vocab.items() if f.startswith("lex:"))
+    vocab = {f: keep.index(i) for f, i in m.vocab.items() if i in keep}
+    return LinearModel(vocab, m.weights[keep], np.zeros_like(m.bias), "cue weights of " + m.meta)
 
 
 @cache
@@ -102,6 +113,7 @@ def base_logits(p: Prepared) -> F32:
         out[en, 0] = -_VADER_SCALE * comp
         out[en, 2] = _VADER_SCALE * comp
         out[en, 1] = _VADER_SCALE * _VADER_NEUTRAL
+        out[en] += cue_model().logits([p.features[i] for i in en])
     return out
 
 
