@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import PASSWORD, csrf_of, login
 from fastapi.testclient import TestClient
 
+from conftest import PASSWORD, csrf_of, login
 from cxlens.api.app import create_app
 
 

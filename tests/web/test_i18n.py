@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from conftest import login
 from fastapi.testclient import TestClient
 
+from conftest import login
 from cxlens.web.i18n import LANGS, MESSAGES, Fmt, negotiate
 
 
