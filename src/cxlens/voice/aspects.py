@@ -97,13 +97,12 @@ def seed_mentions(toks: Sequence[str]) -> list[Mention]:
             if a is None or (a, ci) in seen:
                 continue
             seen.add((a, ci))
+            # the nearest cue word in the clause, the aspect word itself first ("teuer")
             cue = None
-            for j in (i - 1, i + 1, i + 2, i - 2):
-                if 0 <= j < len(clause) and polarity(clause[j]) != 0:
+            for j in sorted(range(len(clause)), key=lambda j: (abs(j - i), j > i)):
+                if polarity(clause[j]) != 0:
                     cue = clause[j]
                     break
-            if cue is None and polarity(t) != 0:
-                cue = t  # the aspect word carries the cue itself: "teuer", "verspätet"
             found.append(Mention(a, cue, ci))
     return found
 

@@ -27,7 +27,8 @@ def score(gold: Sequence[str], pred: Sequence[str]) -> Scores:
     g = np.array([CLASSES.index(x) for x in gold])
     p = np.array([CLASSES.index(x) for x in pred])
     f1s = []
-    for k in range(len(CLASSES)):
+    # like scikit-learn: average over the classes that occur in gold or prediction
+    for k in sorted(set(g.tolist()) | set(p.tolist())):
         tp = float(np.sum((g == k) & (p == k)))
         fp = float(np.sum((g != k) & (p == k)))
         fn = float(np.sum((g == k) & (p != k)))
