@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cxlens.cli import JsonOpt, ProjectOpt, app, console, emit_json, workspace_path
+from cxlens.cli import JsonOpt, ProjectOpt, app, console, emit_json, err_console, workspace_path
 from cxlens.errors import ConfigError
 from cxlens.store.workspace import Workspace
 
@@ -36,9 +36,15 @@ def simulate(
         except ValueError:
             raise ConfigError(f"--start {start!r} is not a date; use YYYY-MM-DD", field="start") from None
     ws = Workspace.init(workspace_path(), project=project or business)
+
+    def progress(done: int, total: int) -> None:
+        # on stderr, so that --json output stays a single document on stdout
+        err_console.print(f"simulated {done:,} / {total:,} persons", highlight=False)
+
     try:
         report = run(ws, business="shop" if business == "shop" else "b2b", customers=customers,
-                     seed=seed, project=project, start=first, days=days)
+                     seed=seed, project=project, start=first, days=days,
+                     progress=progress if customers > 50_000 else None)
     finally:
         ws.close()
     if json:

@@ -4,10 +4,9 @@
 and ground-truth files into a workspace. The same arguments give byte-identical events
 and ground truth: nothing depends on the wall clock, ids come from the seed.
 
-Persons are simulated in chunks (``chunk.PERSONS_PER_CHUNK``) and their events are
-streamed into one ``ws.append``: DuckDB pulls Arrow batches while the next slice is
-built, memory stays bounded by one chunk, and the idempotence check runs once over the
-whole batch instead of once per chunk against everything written before.
+Persons are simulated in chunks (``chunk.PERSONS_PER_CHUNK``); each chunk's events are
+streamed into one ``ws.append`` (DuckDB pulls Arrow slices while the next is built), so
+memory stays bounded by one chunk and every append carries ~2M events.
 """
 
 from __future__ import annotations
@@ -125,44 +124,48 @@ def simulate(
 
             accounts_sink.write(b2b.accounts_table(ch.accounts, project))
 
-    def batches() -> Iterator[pa.RecordBatch]:
+    def batches(ch: Chunk) -> Iterator[pa.RecordBatch]:
         # Runs on DuckDB's scan thread; an exception is kept and re-raised by the caller,
         # as DuckDB would report it only as a failed Arrow scan.
         try:
+            for lo in range(0, ch.events, SLICE_EVENTS):
+                g0 = time.perf_counter()
+                table = ch.arrow.table(lo, min(lo + SLICE_EVENTS, ch.events), ch.pop.dev_profile)
+                tot.generate_seconds += time.perf_counter() - g0
+                yield from table.to_batches()
+        except BaseException as exc:
+            tot.error = exc
+            raise
+
+    ws.ensure_project(project)
+    inserted = 0
+    try:
+        with ws.writing(), _duckdb_memory_cap(ws):
             for index, n in enumerate(chunk_sizes(customers)):
                 g0 = time.perf_counter()
                 ch = generate(business, seed, index, n, tot.persons, tot.accounts, tot.events,
                               serials, start_us, end_us, days)
                 ground_truth(ch, tot.events)
                 tot.generate_seconds += time.perf_counter() - g0
-                for lo in range(0, ch.events, SLICE_EVENTS):
-                    g0 = time.perf_counter()
-                    table = ch.arrow.table(lo, min(lo + SLICE_EVENTS, ch.events), ch.pop.dev_profile)
-                    tot.generate_seconds += time.perf_counter() - g0
-                    yield from table.to_batches()
+                # One append per chunk (>= 2M events for full chunks): DuckDB 2.0's
+                # partitioned COPY buffers its whole input before writing, so one append
+                # for everything spilled 20 GB at a million customers (measured).
+                reader = pa.RecordBatchReader.from_batches(FILE_SCHEMA, batches(ch))
+                res = ws.append(ws.con.from_arrow(reader), source=f"simulate:{business}",
+                                project=project, kind="simulate", locked=True)
+                inserted += res.inserted
                 tot.events += ch.events
                 tot.accounts += ch.n_accounts
                 tot.persons += n
+                del ch, reader
                 if progress is not None:
                     progress(tot.persons, customers)
-        except BaseException as exc:
-            tot.error = exc
-            raise
-
-    ws.ensure_project(project)
-    try:
-        with ws.writing(), _duckdb_memory_cap(ws):
-            reader = pa.RecordBatchReader.from_batches(FILE_SCHEMA, batches())
-            res = ws.append(ws.con.from_arrow(reader), source=f"simulate:{business}", project=project,
-                            kind="simulate", locked=True)
     except BaseException:
         for sink in (persons_sink, accounts_sink, fb_sink):
             sink.abort()
         if tot.error is not None:
             raise tot.error from None
         raise
-    if tot.error is not None:  # pragma: no cover - DuckDB swallowed the generator's error
-        raise tot.error
     fb_sink.close(FEEDBACK_SCHEMA)
     persons_sink.close()
     if business == "b2b":
@@ -176,7 +179,7 @@ def simulate(
     seconds = time.perf_counter() - t0
     return SimulationReport(
         business=business, project=project, customers=customers, accounts=tot.accounts,
-        events=tot.events, inserted=res.inserted, orders=summ["orders"], revenue=summ["revenue"],
+        events=tot.events, inserted=inserted, orders=summ["orders"], revenue=summ["revenue"],
         feedback=fb_sink.rows, start=start.isoformat(), days=days, seed=seed,
         seconds=round(seconds, 3), generate_seconds=round(tot.generate_seconds, 3),
         events_per_second=round(tot.events / seconds, 1) if seconds > 0 else 0.0,

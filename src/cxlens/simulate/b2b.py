@@ -3,19 +3,19 @@ framework contract, members order through the portal, deliveries decide the rene
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxlens.simulate.arrowize import join, js, lookup, num
-from cxlens.simulate.eventlog import E, choice, group_ordinal
+from cxlens.simulate.eventlog import I64, E, choice, group_ordinal
 from cxlens.simulate.journeys import (
     BASE_CHURN_PROB,
     LATE_CHURN_PROB,
     LATE_PROB,
     US_PER_DAY,
+    Fulfilment,
     Population,
     Sim,
     device_profiles,
@@ -32,9 +32,12 @@ from cxlens.simulate.shop import (
     login_flags,
     per_persona_value,
 )
-from cxlens.simulate.site import CH
+from cxlens.simulate.site import CAMPAIGNS_OF, CH
 
 COUNTRIES = ("DE", "AT", "CH")
+TERM_US = 90 * US_PER_DAY  # framework contracts run for 90 days, then renew or end
+#: share of newsletter clicks by portal buyers that order (email-attributed orders)
+NEWSLETTER_BUY_PROB = 0.25
 PORTAL_CHANNELS = {"direct": 0.7, "email": 0.2, "organic_search": 0.1}
 #: landing content page by role: decision maker, purchasing, user, IT
 ROLE_PAGES = ((1, 8), (2, 2), (0, 13), (11, 12))
@@ -137,63 +140,105 @@ def run(sim: Sim, days: int) -> dict[str, np.ndarray]:
     cid = sim.next_ids("contract", len(sp))
     sim.log.add(sp, t_sign, E.CONTRACT_SIGNED, ident=True, chan=CH["sales"], oid=cid, val=sv,
                 acct=acct[sp])
-    # portal orders by the account's members during the first 90-day term
+    # newsletter for persons who will be known: lead-form persons from the form, buyers
+    # of a signed account from the signature (they log in to the portal)
     signed_at = np.full(n_acc, -1, np.int64)
     signed_at[acct[sp]] = t_sign
+    dm_of = np.full(n_acc, -1, np.int64)  # the decision maker who signed, per account
+    dm_of[acct[sp]] = sp
     member_signed = signed_at[acct]
-    buyers = np.flatnonzero((member_signed >= 0) & (pop.role != 3))
-    f1, _ = _portal_round(sim, buyers, member_signed[buyers],
-                                   member_signed[buyers] + 90 * US_PER_DAY, known)
-    # renewal: late deliveries in the term make a cancellation likely
-    late_acct = np.zeros(n_acc, np.bool_)
-    late_acct[acct[f1.person[f1.late & (f1.delivered_us < signed_at[acct[f1.person]] + 90 * US_PER_DAY)]]] = True
-    a_sp = acct[sp]
-    cancel = rng.random(len(sp)) < np.where(late_acct[a_sp], LATE_CHURN_PROB, BASE_CHURN_PROB)
-    t_ren = t_sign + 90 * US_PER_DAY
-    reason = np.where(late_acct[a_sp], 1, 2)
-    sim.log.add(sp[cancel], t_ren[cancel], E.CONTRACT_CANCELLED, ident=True, chan=CH["sales"],
-                oid=cid[cancel], val=sv[cancel], aux=reason[cancel], acct=a_sp[cancel])
-    sim.log.add(sp[~cancel], t_ren[~cancel], E.CONTRACT_RENEWED, ident=True, chan=CH["sales"],
-                oid=cid[~cancel], val=sv[~cancel], acct=a_sp[~cancel])
-    renewed_at = np.full(n_acc, -1, np.int64)
-    renewed_at[a_sp[~cancel]] = t_ren[~cancel]
-    b2 = buyers[renewed_at[acct[buyers]] >= 0]
-    f2, _ = _portal_round(sim, b2, renewed_at[acct[b2]], np.full(len(b2), sim.end_us), known)
-    # newsletter for identified persons who opt in
-    ided = np.flatnonzero(known > 0)
-    opt = ided[rng.random(len(ided)) < sim.param("newsletter", ided)]
-    newsletters(sim, opt, np.full(len(opt), sim.start_us), 0.2 + 0.3 * sim.param("newsletter", opt))
+    buyer = (member_signed >= 0) & (pop.role != 3)
+    known_from = np.full(n, -1, np.int64)
+    known_from[buyer] = member_signed[buyer]
+    known_from[fp] = t_form  # sessions start at t_form; the form follows within minutes
+    cand = np.flatnonzero(known_from >= 0)
+    opt = cand[rng.random(len(cand)) < sim.param("newsletter", cand)]
+    click_p, click_t = newsletters(sim, opt, known_from[opt] + US_PER_DAY,
+                                   0.2 + 0.3 * sim.param("newsletter", opt))
+    click_t = click_t + 2_000_000
+    click_buys = rng.random(len(click_p)) < NEWSLETTER_BUY_PROB
+    click_used = np.zeros(len(click_p), np.bool_)
+    # 90-day terms: members order through the portal (and from some newsletter clicks);
+    # a late delivery in a term makes the cancellation at its end likely, every term
+    acc, cur, cid_a, val_a = acct[sp], t_sign, cid, sv
     churned_acct = np.zeros(n_acc, np.bool_)
-    churned_acct[a_sp[cancel]] = True
+    late_acct_any = np.zeros(n_acc, np.bool_)
+    fulfilled = []
+    email_orders = np.zeros(n, np.int64)
+    while len(acc):
+        term_start = np.full(n_acc, -1, np.int64)
+        term_start[acc] = cur
+        t_end = cur + TERM_US
+        b = np.flatnonzero(buyer & (term_start[acct] >= 0))
+        t0 = term_start[acct[click_p]]
+        in_term = (click_buys & ~click_used & buyer[click_p] & (t0 >= 0) & (click_t >= t0)
+                   & (click_t < t0 + TERM_US))
+        click_used |= in_term
+        f, from_click = _portal_round(sim, b, term_start[acct[b]], term_start[acct[b]] + TERM_US,
+                                      known, click_p[in_term], click_t[in_term])
+        fulfilled.append(f)
+        np.add.at(email_orders, f.person[from_click], 1)
+        term_end_of = np.zeros(n_acc, np.int64)
+        term_end_of[acc] = t_end
+        late_in_term = f.late & (f.delivered_us < term_end_of[acct[f.person]])
+        late_acct = np.zeros(n_acc, np.bool_)
+        late_acct[acct[f.person[late_in_term]]] = True
+        late_acct_any |= late_acct
+        decide = t_end < sim.end_us  # a renewal after the period is not decided yet
+        acc, cur, cid_a, val_a, t_end = acc[decide], cur[decide], cid_a[decide], val_a[decide], t_end[decide]
+        dm_p = dm_of[acc]
+        cancel = rng.random(len(acc)) < np.where(late_acct[acc], LATE_CHURN_PROB, BASE_CHURN_PROB)
+        reason = np.where(late_acct[acc], 1, 2)
+        sim.log.add(dm_p[cancel], t_end[cancel], E.CONTRACT_CANCELLED, ident=True, chan=CH["sales"],
+                    oid=cid_a[cancel], val=val_a[cancel], aux=reason[cancel], acct=acc[cancel])
+        sim.log.add(dm_p[~cancel], t_end[~cancel], E.CONTRACT_RENEWED, ident=True, chan=CH["sales"],
+                    oid=cid_a[~cancel], val=val_a[~cancel], acct=acc[~cancel])
+        churned_acct[acc[cancel]] = True
+        acc, cur, cid_a, val_a = acc[~cancel], t_end[~cancel], cid_a[~cancel], val_a[~cancel]
+    # the other clicks: a visit to the site that does not order
+    rest = ~click_used
+    rp = click_p[rest]
+    rdev = rng.integers(0, 3, len(rp)) % pop.n_dev[rp]
+    logged, id_first = login_flags(sim, rp, rdev, click_t[rest], known)
+    email_camp = np.repeat(np.array(CAMPAIGNS_OF["email"][:1], np.int64), len(rp))
+    web_sessions(sim, _session_arrays(sim, rp, click_t[rest], rdev, email_camp, np.zeros(len(rp), np.bool_),
+                                      logged, id_first, pv_scale=0.5, loop_scale=0.5,
+                                      group=np.ones(len(rp), np.bool_)))
     late_any = np.zeros(n, np.bool_)
-    for f in (f1, f2):
-        late_any[f.person[f.late]] = True
+    for f in fulfilled:
+        late_any[f.person[f.late & (f.delivered_us < sim.end_us)]] = True
     return {
         "churned": churned_acct[acct],
         "late_delivery": late_any,
-        "account_late_delivery": late_acct[acct],
+        "account_late_delivery": late_acct_any[acct],
         "deal": deal[acct],
         "contract_signed": signed_at[acct] >= 0,
+        "email_orders": email_orders,
         "looped": np.zeros(n, np.bool_),
     }
 
 
-def _portal_round(sim: Sim, person: np.ndarray, t0: np.ndarray, t1: np.ndarray,
-                  known: np.ndarray) -> tuple[Any, int]:
+def _portal_round(sim: Sim, person: I64, t0: I64, t1: I64, known: npt.NDArray[np.uint8],
+                  click_p: I64, click_t: I64) -> tuple[Fulfilment, npt.NDArray[np.bool_]]:
+    """Portal visits that order, between ``t0`` and ``t1`` per person, plus ordering
+    visits from newsletter clicks; returns the fulfilment and which orders landed from an e-mail."""
     rng = sim.rng
     k = np.minimum(rng.poisson(sim.param("repeat_orders", person) / 2), 6)
     g, _ = group_ordinal(k)
-    p = person[g]
+    p = np.r_[person[g], click_p]
     span = np.maximum(t1[g] - t0[g] - US_PER_DAY, US_PER_DAY)
-    start = t0[g] + US_PER_DAY + (rng.random(len(g)) * span).astype(np.int64)
-    dev = rng.integers(0, 3, len(g)) % sim.pop.n_dev[p]
+    start = np.r_[t0[g] + US_PER_DAY + (rng.random(len(g)) * span).astype(np.int64), click_t]
+    dev = rng.integers(0, 3, len(p)) % sim.pop.n_dev[p]
+    camp = np.r_[draw_campaigns(sim, person[g], PORTAL_CHANNELS),
+                 np.repeat(np.array(CAMPAIGNS_OF["email"][:1], np.int64), len(click_p))]
     logged, id_first = login_flags(sim, p, dev, start, known)
-    s = _session_arrays(sim, p, start, dev, draw_campaigns(sim, p, PORTAL_CHANNELS),
-                        np.ones(len(g), np.bool_), logged, id_first, pv_scale=0.5, loop_scale=0.5)
+    s = _session_arrays(sim, p, start, dev, camp, np.ones(len(p), np.bool_), logged, id_first,
+                        pv_scale=0.5, loop_scale=0.5, group=np.ones(len(p), np.bool_))
     o = web_sessions(sim, s)
     looper = np.zeros(sim.pop.n, np.bool_)
     has = o.order >= 0
-    return fulfil(sim, o.order[has], s.person[has], o.order_us[has], looper), int(has.sum())
+    by_mail = (camp == CAMPAIGNS_OF["email"][0])[has]  # newsletter click or portal e-mail
+    return fulfil(sim, o.order[has], s.person[has], o.order_us[has], looper), by_mail
 
 
 def accounts_table(accounts: dict[str, pa.Array], project: str) -> pa.Table:

@@ -122,6 +122,8 @@ class Sessions:
     id_first: npt.NDArray[np.bool_]  # identify right after the landing page (login)
     form: I64  # -1, or the event code of a lead form that identifies (B2B)
     land: I64  # landing page index, -1: home, offers or a product page at random
+    #: a group call (account) right after the login identify (B2B portal logins)
+    group: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, np.bool_))
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +168,11 @@ def web_sessions(sim: Sim, s: Sessions) -> Outcome:
     idx_login = np.flatnonzero(s.id_first)
     part(idx_login, pos[idx_login], E.IDENTIFY, land_page[idx_login], noref=True)
     pos[idx_login] += 1
+    if len(s.group):
+        # B2B: whoever logs in to the portal is tied to the account, form or no form
+        idx_group = np.flatnonzero(s.id_first & s.group)
+        part(idx_group, pos[idx_group], E.GROUP, land_page[idx_group], noref=True)
+        pos[idx_group] += 1
     # product views: a page view and a Product Viewed per product
     g, j = group_ordinal(s.n_pv)
     items = sim.draw_items(s.person[g])

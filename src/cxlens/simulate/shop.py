@@ -35,6 +35,8 @@ from cxlens.simulate.journeys import (
 from cxlens.simulate.personas import SHOP_PERSONAS
 from cxlens.simulate.site import CAMPAIGNS_OF
 
+#: share of newsletter clicks whose visit tries to buy (email-attributed orders)
+NEWSLETTER_BUY_PROB = 0.25
 REPEAT_CHANNELS = {"email": 0.3, "direct": 0.35, "organic_search": 0.15, "paid_search": 0.1,
                    "paid_social": 0.1}
 
@@ -68,7 +70,8 @@ def login_flags(sim: Sim, person: I64, dev: I64, start: I64,
 def _session_arrays(sim: Sim, person: I64, start: I64, dev: I64, camp: I64, buy: npt.NDArray[np.bool_],
                     logged: npt.NDArray[np.bool_], id_first: npt.NDArray[np.bool_],
                     pv_scale: float = 1.0, loop_scale: float = 1.0,
-                    land: I64 | None = None, form: I64 | None = None) -> Sessions:
+                    land: I64 | None = None, form: I64 | None = None,
+                    group: npt.NDArray[np.bool_] | None = None) -> Sessions:
     rng, n = sim.rng, len(person)
     n_pv = rng.poisson(sim.param("pages_per_visit", person) * pv_scale)
     n_pv = np.maximum(n_pv, buy.astype(np.int64))
@@ -78,7 +81,8 @@ def _session_arrays(sim: Sim, person: I64, start: I64, dev: I64, camp: I64, buy:
     return Sessions(person=person, start=start, dev=dev, camp=camp, n_pv=n_pv.astype(np.int64),
                     loop_len=loop_len.astype(np.int64), buy=buy, logged_in=logged, id_first=id_first,
                     form=np.full(n, -1, np.int64) if form is None else form,
-                    land=np.full(n, -1, np.int64) if land is None else land)
+                    land=np.full(n, -1, np.int64) if land is None else land,
+                    group=np.zeros(n, np.bool_) if group is None else group)
 
 
 def browse_round(sim: Sim, person: I64, count: I64, first_day: npt.NDArray[np.float64],
@@ -147,13 +151,14 @@ def run(sim: Sim, days: int) -> dict[str, np.ndarray]:
     fp2, fo2, ft2 = first_orders(sim, s2, o2)
     fp, fo, ftm = np.r_[fp1, fp2], np.r_[fo1, fo2], np.r_[ft1, ft2]
     f1 = fulfil(sim, fo, fp, ftm, looper)
-    churned = np.zeros(n, np.bool_)
+    never = np.iinfo(np.int64).max
+    churn_at = np.full(n, never, np.int64)  # when the customer decided not to buy again
     churn_draw = rng.random(len(fp)) < np.where(f1.late, LATE_CHURN_PROB, BASE_CHURN_PROB)
-    churned[fp[churn_draw]] = True
+    churn_at[fp[churn_draw]] = f1.delivered_us[churn_draw]
     first_order_us = np.full(n, -1, np.int64)
     first_order_us[fp] = ftm
 
-    # those who stay: newsletter and repeat purchases
+    # those who stay: newsletter, repeat purchases and newsletter clicks (some of which buy)
     stay = fp[~churn_draw]
     stay_t = ftm[~churn_draw]
     opt = rng.random(len(stay)) < sim.param("newsletter", stay)
@@ -174,24 +179,43 @@ def run(sim: Sim, days: int) -> dict[str, np.ndarray]:
     start = np.r_[rep_t, click_t + 2_000_000]
     email_camp = np.array(CAMPAIGNS_OF["email"][:1], np.int64)
     camp = np.r_[draw_campaigns(sim, rep_p, REPEAT_CHANNELS), np.repeat(email_camp, len(click_p))]
-    buy = np.r_[np.ones(len(rep_p), np.bool_), np.zeros(len(click_p), np.bool_)]
-    logged, id_first = login_flags(sim, person, dev, start, known)
-    s3 = _session_arrays(sim, person, start, dev, camp, buy, logged, id_first, pv_scale=0.6,
-                         loop_scale=0.5)
-    o3 = web_sessions(sim, s3)
-    has = o3.order >= 0
-    f3 = fulfil(sim, o3.order[has], s3.person[has], o3.order_us[has], looper)
+    buy = np.r_[np.ones(len(rep_p), np.bool_), rng.random(len(click_p)) < NEWSLETTER_BUY_PROB]
+    # One visit per person per round, in time order: a late delivery in one round can
+    # end the relationship before the next visit (any late order, not only the first).
+    order = np.lexsort((start, person))
+    person, dev, start, camp, buy = (x[order] for x in (person, dev, start, camp, buy))
+    _, k = group_ordinal(np.bincount(person, minlength=n))
+    fulfilled = [f1]
+    email_orders = np.zeros(n, np.int64)
+    for r in range(int(k.max()) + 1 if len(k) else 0):
+        sel = np.flatnonzero(k == r)
+        p = person[sel]
+        b = buy[sel] & (start[sel] < churn_at[p])  # churned customers still browse, never buy
+        logged, id_first = login_flags(sim, p, dev[sel], start[sel], known)
+        s3 = _session_arrays(sim, p, start[sel], dev[sel], camp[sel], b, logged, id_first,
+                             pv_scale=0.6, loop_scale=0.5)
+        o3 = web_sessions(sim, s3)
+        has = o3.order >= 0
+        np.add.at(email_orders, p[has & (camp[sel] == email_camp[0])], 1)
+        f3 = fulfil(sim, o3.order[has], p[has], o3.order_us[has], looper)
+        fulfilled.append(f3)
+        leaves = f3.late & (rng.random(len(f3.late)) < LATE_CHURN_PROB)
+        np.minimum.at(churn_at, f3.person[leaves], f3.delivered_us[leaves])
     late_any = np.zeros(n, np.bool_)
-    for f in (f1, f3):
-        late_any[f.person[f.late]] = True
+    for f in fulfilled:
+        late_any[f.person[f.late & (f.delivered_us < sim.end_us)]] = True
     late_first = np.zeros(n, np.bool_)
-    late_first[f1.person[f1.late]] = True
+    late_first[f1.person[f1.late & (f1.delivered_us < sim.end_us)]] = True
+    # a churn decided after the period is not observable in the data
+    churned = churn_at < sim.end_us
     return {
         "churned": churned,
+        "churned_at_us": np.where(churned, churn_at, -1),
         "late_first_delivery": late_first,
         "late_delivery": late_any,
         "looped": looper,
         "newsletter": np.isin(everyone, nl_p),
+        "email_orders": email_orders,  # orders of visits that landed from an e-mail
         "first_order_us": first_order_us,
         "identified_at_us": identified_at,
     }
