@@ -13,9 +13,11 @@ from cxlens.simulate import SimulationReport, simulate
 from cxlens.store.workspace import Workspace
 
 
-def _run(root: Path, business: str, customers: int, seed: int) -> tuple[Workspace, SimulationReport]:
+def _run(root: Path, business: str, customers: int, seed: int,
+         days: int = 180) -> tuple[Workspace, SimulationReport]:
     ws = Workspace.init(root)
-    report = simulate(ws, business=business, customers=customers, seed=seed)  # type: ignore[arg-type]
+    report = simulate(ws, business=business, customers=customers, seed=seed,  # type: ignore[arg-type]
+                      days=days)
     return ws, report
 
 
@@ -249,7 +251,8 @@ def test_chunked_simulation_keeps_ids_unique_and_ground_truth_consistent(
 
     monkeypatch.setattr(chunk, "PERSONS_PER_CHUNK", 400)
     for business in ("shop", "b2b"):
-        ws, rep = _run(tmp_path / business, business, 1000, 5)  # chunks of 400, 400, 200
+        # chunks of 400, 400, 200; a short period keeps the partitions (files) few
+        ws, rep = _run(tmp_path / business, business, 1000, 5, days=30)
         n_ids = _q(ws, """SELECT count(*), count(DISTINCT event_id), count(DISTINCT session_id),
                                  count(DISTINCT json_extract_string(properties, '$.order_id'))
                                    FILTER (WHERE event = 'Order Completed'),
@@ -278,7 +281,8 @@ def test_progress_is_reported_per_chunk(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(chunk, "PERSONS_PER_CHUNK", 100)
     calls: list[tuple[int, int]] = []
     ws = Workspace.init(tmp_path)
-    simulate(ws, business="shop", customers=250, seed=1, progress=lambda d, t: calls.append((d, t)))
+    simulate(ws, business="shop", customers=250, seed=1, days=14,
+             progress=lambda d, t: calls.append((d, t)))
     assert calls == [(100, 250), (200, 250), (250, 250)]
 
 
