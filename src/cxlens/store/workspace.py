@@ -338,7 +338,11 @@ class Workspace:
             raise WorkspaceError(
                 f"unknown event columns {sorted(unknown)}; map them into 'properties' or 'context'"
             )
-        norm_sql, _ = normalize_sql(columns, "_append_src")
+        from cxlens.privacy.pseudonyms import pseudonymising_view
+
+        norm_sql, _ = normalize_sql(
+            columns, pseudonymising_view(self, con, project, columns, "_append_src")
+        )
         batch_id = self.catalog.start_batch(kind, source, project)
         out_dir = self.root / "_tmp" / f"batch-{batch_id}-{uuid.uuid4().hex[:8]}"
         cols = ", ".join(f'"{c}"' for c in FILE_COLUMNS)
@@ -364,6 +368,7 @@ class Workspace:
                 raise WorkspaceError("an event has no timestamp; every event needs one") from None
             raise
         finally:
+            con.execute("DROP VIEW IF EXISTS _append_ps").fetchall()
             con.execute("DROP VIEW IF EXISTS _append_src").fetchall()
             with contextlib.suppress(duckdb.Error):
                 con.unregister("_append_src")
