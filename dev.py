@@ -51,6 +51,21 @@ def ensure_venv(extras: str) -> None:
     stamp.write_text(digest)
 
 
+def ensure_chromium() -> None:
+    """The dashboard's browser tests drive Debian's chromium (Playwright cannot download
+    browsers here); install it when we may, otherwise those tests skip and say why."""
+    if Path("/usr/bin/chromium").exists() or not Path("/etc/debian_version").exists():
+        return
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print("note: browser tests skip without /usr/bin/chromium (apt-get install chromium)")
+        return
+    print("installing chromium for the browser tests ...", flush=True)
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        if subprocess.run(cmd, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}).returncode:
+            print("note: could not install chromium; the browser tests will skip")
+            return
+
+
 def main(argv: list[str]) -> None:
     if not argv or argv[0] not in {"demo", "test"}:
         print(__doc__)
@@ -62,6 +77,7 @@ def main(argv: list[str]) -> None:
         run(VENV / "bin" / "cxlens", "demo", *rest, env=env)
     else:
         ensure_venv("dev")
+        ensure_chromium()
         env.setdefault("PYTHONHASHSEED", "0")
         workers = "2" if (os.cpu_count() or 1) > 1 else "1"
         run(PY, "-m", "pytest", "-n", workers, "--dist", "loadgroup", *rest, env=env)

@@ -186,7 +186,10 @@ class Sessions:
 
 
 class RateLimiter:
-    """At most ``limit`` attempts per ``window`` seconds per key (user name + client IP).
+    """At most ``limit`` failed attempts per ``window`` seconds per key (user name + client
+    IP); once there, every attempt is refused until the window has moved on, the right
+    password included, so guessing gains nothing. Successful logins do not count, so a
+    team behind one NAT address is not locked out by its own sign-ins.
 
     In memory, per server process: with several workers the bound is per worker, which
     still stops online guessing (argon2 makes each guess cost ~50 ms anyway)."""
@@ -194,22 +197,28 @@ class RateLimiter:
     def __init__(self, limit: int = 5, window: float = 60.0) -> None:
         self.limit = limit
         self.window = window
-        self._hits: dict[str, deque[float]] = {}
+        self._fails: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    def _recent(self, key: str, now: float) -> deque[float]:
+        hits = self._fails.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        return hits
+
     def allow(self, key: str, now: float | None = None) -> bool:
+        """May ``key`` try now?"""
         now = time.monotonic() if now is None else now
         with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            if len(self._hits) > 10_000:  # forget idle keys so memory stays bounded
-                for k in [k for k, v in self._hits.items() if not v]:
-                    del self._hits[k]
-            return True
+            return len(self._recent(key, now)) < self.limit
+
+    def failed(self, key: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._recent(key, now).append(now)
+            if len(self._fails) > 10_000:  # forget idle keys so memory stays bounded
+                for k in [k for k, v in self._fails.items() if not v]:
+                    del self._fails[k]
 
 
 DEMO_USER = "demo"

@@ -63,6 +63,8 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
     "no_projects": {"de": "Ihrem Konto ist kein Projekt zugeordnet.",
                     "en": "Your account has no project."},
     # charts and tables
+    "table.label": {"de": "Tabelle: {title}", "en": "Table: {title}"},
+    "filters": {"de": "Filter", "en": "Filters"},
     "table.show": {"de": "Als Tabelle anzeigen", "en": "Show as table"},
     "export.csv": {"de": "CSV exportieren", "en": "Export CSV"},
     "no_data": {"de": "Keine Daten im gewählten Zeitraum.", "en": "No data in this period."},

@@ -240,7 +240,8 @@ async def login(request: Request) -> Response:
         return fail("login.csrf", 400)
     if not name or not password:
         return fail("login.required", 400)
-    if not web.limiter.allow(f"{name.lower()}|{_client(request)}"):
+    key = f"{name.lower()}|{_client(request)}"
+    if not web.limiter.allow(key):
         resp = fail("login.limited", 429)
         resp.headers["Retry-After"] = str(int(web.limiter.window))
         return resp
@@ -255,6 +256,7 @@ async def login(request: Request) -> Response:
 
     user = await run_in_threadpool(check)  # argon2 takes ~50 ms: not on the event loop
     if user is None:
+        web.limiter.failed(key)
         log.info("failed login for %r from %s", name, _client(request))
         return fail("login.failed", 401)
     resp = RedirectResponse(nxt, status_code=303)
