@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,3 +43,35 @@ def take_strings(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
     """Strings for codes, null where the code is -1."""
     idx = pa.array(codes, mask=codes < 0, type=pa.int32())
     return dictionary.take(idx) if len(dictionary) else pa.nulls(len(codes), pa.string())
+
+
+@nb.njit(cache=True, nogil=True)
+def _distinct_dense(keys: np.ndarray, person: np.ndarray, nkeys: int) -> np.ndarray:
+    out = np.zeros(nkeys, dtype=np.int64)
+    last = np.full(nkeys, -1, dtype=np.int64)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        if last[k] != person[i]:
+            out[k] += 1
+            last[k] = person[i]
+    return out
+
+
+def distinct_persons(keys: np.ndarray, person: np.ndarray, nkeys: int) -> np.ndarray:
+    """For keys 0..nkeys-1, how many distinct persons have each; ``person`` must be
+    non-decreasing (rows come person by person), so one pass with a "last person seen"
+    per key suffices, no sort."""
+    return _distinct_dense(keys.astype(np.int64), person.astype(np.int64), int(nkeys))
+
+
+def sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unique values, inverse) by one sort; NumPy 2.4's hash-based unique is slower here."""
+    order = np.argsort(values, kind="stable")
+    s = values[order]
+    first = np.ones(len(s), dtype=bool)
+    if len(s):
+        first[1:] = s[1:] != s[:-1]
+    ids = np.cumsum(first) - 1
+    inverse = np.empty(len(s), dtype=np.int64)
+    inverse[order] = ids
+    return s[first], inverse

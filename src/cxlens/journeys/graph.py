@@ -41,6 +41,8 @@ class GraphSpec:
     per_session: bool = False
     session_minutes: float = 30.0
     top_variants: int = 20
+    #: variants cost one string per distinct trace; off when only the DFG is wanted
+    variants: bool = True
     since: datetime | None = None
     until: datetime | None = None
 
@@ -68,26 +70,51 @@ def _traces(starts: np.ndarray, ts: np.ndarray, per_session: bool, gap: int,
     return k
 
 
-def dfg_arrays(trace_starts: np.ndarray, codes: np.ndarray, ts: np.ndarray,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(a, b, dt, trace index) of every directly-follows pair, vectorised in NumPy."""
-    n = len(codes)
-    follows = np.ones(max(n - 1, 0), dtype=bool)
-    inner = trace_starts[1:-1]
-    follows[inner[(inner > 0) & (inner < n)] - 1] = False
-    idx = np.flatnonzero(follows)
-    trace_of = np.repeat(np.arange(len(trace_starts) - 1), np.diff(trace_starts))
-    return codes[idx], codes[idx + 1], ts[idx + 1] - ts[idx], trace_of[idx]
+@nb.njit(cache=True, nogil=True)
+def _dfg(trace_starts: np.ndarray, trace_person: np.ndarray, codes: np.ndarray,
+         k: int, counts: np.ndarray, persons: np.ndarray, last_person: np.ndarray) -> None:
+    """Count each directly-follows pair (dense index a * k + b) and its distinct persons."""
+    for t in range(trace_starts.shape[0] - 1):
+        p = trace_person[t]
+        for i in range(trace_starts[t] + 1, trace_starts[t + 1]):
+            pair = codes[i - 1] * k + codes[i]
+            counts[pair] += 1
+            if last_person[pair] != p:  # traces come person by person
+                persons[pair] += 1
+                last_person[pair] = p
 
 
-EDGE_SCHEMA = pa.schema([("source", pa.string()), ("target", pa.string()),
-                         ("count", pa.int64()), ("persons", pa.int64()),
-                         ("seconds", pa.list_(pa.int64()))])
-TRACE_SCHEMA = pa.schema([("person", pa.string()), ("variant", pa.string())])
-OUT_SCHEMA = pa.schema([("kind", pa.string()), ("person", pa.string()),
-                        ("variant", pa.string()), ("source", pa.string()),
-                        ("target", pa.string()), ("count", pa.int64()),
-                        ("persons", pa.int64()), ("seconds", pa.list_(pa.int64()))])
+@nb.njit(cache=True, nogil=True)
+def _scatter_seconds(trace_starts: np.ndarray, codes: np.ndarray, ts: np.ndarray, k: int,
+                     offsets: np.ndarray, out: np.ndarray) -> None:
+    """Transition times grouped by pair (a counting sort: no O(n log n) sort needed)."""
+    pos = offsets.copy()
+    for t in range(trace_starts.shape[0] - 1):
+        for i in range(trace_starts[t] + 1, trace_starts[t + 1]):
+            pair = codes[i - 1] * k + codes[i]
+            out[pos[pair]] = ts[i] - ts[i - 1]
+            pos[pair] += 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _variant_hashes(trace_starts: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    # FNV-1a over the codes plus the length: equal traces hash equal within a partition
+    out = np.empty(trace_starts.shape[0] - 1, dtype=np.uint64)
+    prime = np.uint64(1099511628211)
+    for t in range(trace_starts.shape[0] - 1):
+        h = np.uint64(14695981039346656037)
+        for i in range(trace_starts[t], trace_starts[t + 1]):
+            h = (h ^ np.uint64(codes[i] + 1)) * prime
+        out[t] = (h ^ np.uint64(trace_starts[t + 1] - trace_starts[t])) * prime
+    return out
+
+
+#: rows of three kinds, all mergeable by summing: "edge" (source, target, count, persons,
+#: seconds), "variant" (variant, count) and one "traces" row (count)
+OUT_SCHEMA = pa.schema([("kind", pa.string()), ("variant", pa.string()),
+                        ("source", pa.string()), ("target", pa.string()),
+                        ("count", pa.int64()), ("persons", pa.int64()),
+                        ("seconds", pa.list_(pa.int64()))])
 
 
 def kernel(spec: GraphSpec) -> Any:
@@ -98,38 +125,49 @@ def kernel(spec: GraphSpec) -> Any:
         ts = int64_column(table, "ts")
         codes, dictionary = encode(table.column("item"))
         trace_starts = np.empty(len(ts) + 1, dtype=np.int64)
-        k = _traces(starts, ts, spec.per_session, gap, trace_starts)
-        trace_starts = trace_starts[: k + 1]
-        a, b, dt, trace = dfg_arrays(trace_starts, codes, ts)
-        # persons of each trace: the person run that holds the trace's first row
-        person_of_trace = np.searchsorted(starts, trace_starts[:-1], side="right") - 1
-        pair = a.astype(np.int64) * len(dictionary) + b
-        order = np.lexsort((dt, pair))
-        pair, dt, who = pair[order], dt[order], person_of_trace[trace[order]]
-        uniq, first = np.unique(pair, return_index=True)
-        bounds = np.append(first, len(pair))
-        counts = np.diff(bounds)
-        persons = np.array([len(np.unique(who[bounds[i]:bounds[i + 1]]))
-                            for i in range(len(uniq))], dtype=np.int64)
-        seconds = pa.ListArray.from_arrays(pa.array(bounds.astype(np.int32)), pa.array(dt))
-        src = dictionary.take(pa.array(uniq // max(len(dictionary), 1)))
-        dst = dictionary.take(pa.array(uniq % max(len(dictionary), 1)))
-        lists = pa.ListArray.from_arrays(pa.array(trace_starts.astype(np.int32)),
-                                         dictionary.take(pa.array(codes)))
-        variants = pc.binary_join(lists, SEP)
-        tperson = table.column("person").take(pa.array(starts[person_of_trace]))
-        ne, nt = len(uniq), k
+        nt = _traces(starts, ts, spec.per_session, gap, trace_starts)
+        trace_starts = trace_starts[: nt + 1]
+        trace_person = np.searchsorted(starts, trace_starts[:-1], side="right") - 1
+        k = max(len(dictionary), 1)
+        if k * k > 50_000_000:
+            raise SpecError(f"{k:,} distinct steps are too many for one graph; filter the "
+                            "events (where) first", field="where")
+        counts = np.zeros(k * k, dtype=np.int64)
+        persons = np.zeros(k * k, dtype=np.int64)
+        _dfg(trace_starts, trace_person, codes, k, counts, persons,
+             np.full(k * k, -1, dtype=np.int64))
+        offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        seconds = np.empty(int(counts.sum()), dtype=np.int64)
+        _scatter_seconds(trace_starts, codes, ts, k, offsets, seconds)
+        used = np.flatnonzero(counts)
+        ne = len(used)
+        list_offsets = np.append(offsets[used], len(seconds)).astype(np.int32)
+        seconds_col = pa.ListArray.from_arrays(pa.array(list_offsets), pa.array(seconds))
+        src = dictionary.take(pa.array(used // k)) if ne else pa.array([], pa.string())
+        dst = dictionary.take(pa.array(used % k)) if ne else pa.array([], pa.string())
+        if spec.variants and nt:
+            hashes = _variant_hashes(trace_starts, codes)
+            _, rep, vcount = np.unique(hashes, return_index=True, return_counts=True)
+            lengths = np.diff(trace_starts)[rep]
+            ends = np.cumsum(lengths)
+            take = np.repeat(trace_starts[rep] - (ends - lengths), lengths) + np.arange(
+                int(ends[-1]))
+            lists = pa.ListArray.from_arrays(
+                pa.array(np.concatenate(([0], ends)).astype(np.int32)),
+                dictionary.take(pa.array(codes[take])))
+            variants = pc.binary_join(lists, SEP)
+        else:
+            variants, vcount = pa.array([], pa.string()), np.zeros(0, np.int64)
+        nv = len(variants)
         return pa.table({
-            "kind": pa.array(["edge"] * ne + ["trace"] * nt, pa.string()),
-            "person": pa.concat_arrays([pa.nulls(ne, pa.string()),
-                                        tperson.combine_chunks() if isinstance(
-                                            tperson, pa.ChunkedArray) else tperson]),
-            "variant": pa.concat_arrays([pa.nulls(ne, pa.string()), variants]),
-            "source": pa.concat_arrays([src, pa.nulls(nt, pa.string())]),
-            "target": pa.concat_arrays([dst, pa.nulls(nt, pa.string())]),
-            "count": pa.array(np.concatenate([counts, np.zeros(nt, np.int64)])),
-            "persons": pa.array(np.concatenate([persons, np.zeros(nt, np.int64)])),
-            "seconds": pa.concat_arrays([seconds, pa.nulls(nt, pa.list_(pa.int64()))]),
+            "kind": pa.array(["edge"] * ne + ["variant"] * nv + ["traces"], pa.string()),
+            "variant": pa.concat_arrays([pa.nulls(ne, pa.string()), variants,
+                                         pa.nulls(1, pa.string())]),
+            "source": pa.concat_arrays([src, pa.nulls(nv + 1, pa.string())]),
+            "target": pa.concat_arrays([dst, pa.nulls(nv + 1, pa.string())]),
+            "count": pa.array(np.concatenate([counts[used], vcount, [nt]]).astype(np.int64)),
+            "persons": pa.array(np.concatenate([persons[used], np.zeros(nv + 1, np.int64)])),
+            "seconds": pa.concat_arrays([seconds_col, pa.nulls(nv + 1, pa.list_(pa.int64()))]),
         }, schema=OUT_SCHEMA)
 
     return run
@@ -160,8 +198,8 @@ class GraphResult:
     start_items: dict[str, int]
     end_items: dict[str, int]
     variants: tuple[Variant, ...]
-    #: every variant with its count (for conformance)
-    all_variants: dict[tuple[str, ...], int]
+    #: every variant (steps joined by U+001F) with its count, most frequent first
+    variant_counts: dict[str, int]
 
     def dfg(self) -> dict[tuple[str, str], int]:
         return {(e.source, e.target): e.count for e in self.edges}
@@ -189,7 +227,8 @@ def _prepared(spec: GraphSpec) -> Prepared:
 def summarize(spec: GraphSpec, out: pa.Table) -> GraphResult:
     kinds = out.column("kind")
     edges_t = out.filter(pc.equal(kinds, "edge"))
-    traces_t = out.filter(pc.equal(kinds, "trace"))
+    variants_t = out.filter(pc.equal(kinds, "variant"))
+    n = int(pc.sum(out.filter(pc.equal(kinds, "traces")).column("count")).as_py() or 0)
     edges: list[Edge] = []
     if edges_t.num_rows:
         secs = edges_t.column("seconds").combine_chunks()
@@ -207,20 +246,23 @@ def summarize(spec: GraphSpec, out: pa.Table) -> GraphResult:
             edges.append(Edge(s, t, int(c), int(p), float(np.median(values)) / US,
                               float(np.quantile(values, 0.9)) / US))
     edges.sort(key=lambda e: (-e.count, e.source, e.target))
-    variants_count = traces_t.group_by("variant").aggregate([("variant", "count")])
-    all_variants = {tuple(v.split(SEP)): int(c) for v, c in zip(
-        variants_count.column("variant").to_pylist(),
-        variants_count.column("variant_count").to_pylist(), strict=True)}
-    n = traces_t.num_rows
-    ranked = sorted(all_variants.items(), key=lambda kv: (-kv[1], kv[0]))
+    grouped = variants_t.group_by("variant").aggregate([("count", "sum")]).sort_by(
+        [("count_sum", "descending"), ("variant", "ascending")])
+    keys: list[str] = grouped.column("variant").to_pylist()
+    counts: list[int] = grouped.column("count_sum").to_pylist()
+    variant_counts = dict(zip(keys, counts, strict=True))
     starts: dict[str, int] = {}
     ends: dict[str, int] = {}
-    for steps, c in all_variants.items():
-        starts[steps[0]] = starts.get(steps[0], 0) + c
-        ends[steps[-1]] = ends.get(steps[-1], 0) + c
-    return GraphResult(
-        spec, n, tuple(edges), dict(sorted(starts.items())), dict(sorted(ends.items())),
-        tuple(Variant(s, c, c / n) for s, c in ranked[: spec.top_variants]), all_variants)
+    for key, c in variant_counts.items():
+        first, _, _ = key.partition(SEP)
+        last = key.rpartition(SEP)[2]
+        starts[first] = starts.get(first, 0) + c
+        ends[last] = ends.get(last, 0) + c
+    top = tuple(Variant(tuple(k.split(SEP)), c, c / n if n else 0.0)
+                for k, c in zip(keys[: spec.top_variants], counts[: spec.top_variants],
+                                strict=True))
+    return GraphResult(spec, n, tuple(edges), dict(sorted(starts.items())),
+                       dict(sorted(ends.items())), top, variant_counts)
 
 
 def graph(engine: Engine, spec: GraphSpec) -> GraphResult:
@@ -278,8 +320,8 @@ def conformance(result: GraphResult, designed: Sequence[str]) -> Conformance:
         raise SpecError("a designed journey needs at least two steps", field="designed")
     counts: dict[tuple[str, str], int] = {}
     ok = 0
-    for trace, c in result.all_variants.items():
-        dev = _first_deviation(trace, designed)
+    for key, c in result.variant_counts.items():
+        dev = _first_deviation(key.split(SEP), designed)
         if dev is None:
             ok += c
         else:

@@ -23,7 +23,13 @@ import pyarrow.compute as pc
 from cxlens.engines.base import Engine, Prepared
 from cxlens.engines.expr import TRUE, Coalesce, Col, Cond, Expr, IsNull, Json, Not
 from cxlens.errors import SpecError
-from cxlens.journeys.arrays import encode, int64_column, person_starts
+from cxlens.journeys.arrays import (
+    distinct_persons,
+    encode,
+    int64_column,
+    person_starts,
+    sorted_unique,
+)
 from cxlens.journeys.steps import Match, check_events, match_from_dict, parse_match
 
 SEP = "\x1f"
@@ -132,7 +138,24 @@ def _prepared(spec: PathsSpec) -> Prepared:
                     since=spec.since, until=spec.until)
 
 
-PATH_SCHEMA = pa.schema([("person", pa.string()), ("path", pa.string())])
+#: rows of four kinds, each mergeable by summing counts and persons (a person never spans
+#: partitions): "path" (key = items joined by U+001F), "link" (key = source node,
+#: target = target node), "node" (key = "<position>:<item>") and one "persons" row
+PATH_SCHEMA = pa.schema([("kind", pa.string()), ("key", pa.string()),
+                         ("target", pa.string()), ("count", pa.int64()),
+                         ("persons", pa.int64())])
+
+
+@nb.njit(cache=True, nogil=True)
+def _row_hashes(offsets: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    out = np.empty(offsets.shape[0] - 1, dtype=np.uint64)
+    prime = np.uint64(1099511628211)
+    for t in range(offsets.shape[0] - 1):
+        h = np.uint64(14695981039346656037)
+        for i in range(offsets[t], offsets[t + 1]):
+            h = (h ^ np.uint64(codes[i] + 1)) * prime
+        out[t] = (h ^ np.uint64(offsets[t + 1] - offsets[t])) * prime
+    return out
 
 
 def kernel(spec: PathsSpec) -> Any:
@@ -145,16 +168,63 @@ def kernel(spec: PathsSpec) -> Any:
         mask = int64_column(table, "mask")
         n = len(ts)
         out_person = np.empty(n, dtype=np.int64)
-        out_offsets = np.empty(n + 1, dtype=np.int32)
+        out_offsets = np.empty(n + 1, dtype=np.int64)
         out_codes = np.empty(n, dtype=np.int32)
         k = _paths(starts, ts, codes, mask, spec.start is not None, spec.end is not None,
                    spec.max_steps, gap, spec.per_session, spec.collapse_repeats,
                    out_person, out_offsets, out_codes)
-        items = dictionary.take(pa.array(out_codes[: out_offsets[k]]))
-        lists = pa.ListArray.from_arrays(pa.array(out_offsets[: k + 1]), items)
-        person = table.column("person").take(pa.array(starts[out_person[:k]]))
-        return pa.table({"person": person, "path": pc.binary_join(lists, SEP)},
-                        schema=PATH_SCHEMA)
+        offsets = out_offsets[: k + 1]
+        items = out_codes[: offsets[-1]]
+        person = out_person[:k]
+        nd = max(len(dictionary), 1)
+        # distinct paths by hash; strings only for one representative each
+        _, inv = sorted_unique(_row_hashes(offsets, items))
+        count = np.bincount(inv, minlength=int(inv.max()) + 1 if k else 0).astype(np.int64)
+        rep = np.full(len(count), k, dtype=np.int64)
+        np.minimum.at(rep, inv, np.arange(k))  # first path of each kind: its representative
+        lengths = np.diff(offsets)
+        rep_len = lengths[rep]
+        ends = np.cumsum(rep_len)
+        take = np.repeat(offsets[rep] - (ends - rep_len), rep_len) + np.arange(
+            int(ends[-1]) if len(ends) else 0)
+        lists = pa.ListArray.from_arrays(pa.array(np.concatenate(([0], ends)).astype(np.int32)),
+                                         dictionary.take(pa.array(items[take])))
+        path_keys = pc.binary_join(lists, SEP)
+        path_persons = distinct_persons(inv, person, len(rep))
+        # positions of every item within its path
+        owner = np.repeat(np.arange(k), lengths)
+        pos = np.arange(len(items)) - np.repeat(offsets[:-1], lengths)
+        node = pos.astype(np.int64) * nd + items
+        # node keys are dense (position * items + item): count without sorting
+        node_count = np.bincount(node, minlength=spec.max_steps * nd)
+        nodes = np.flatnonzero(node_count)
+        remap = np.full(spec.max_steps * nd, -1, dtype=np.int64)
+        remap[nodes] = np.arange(len(nodes))
+        node_inv = remap[node]
+        node_persons = distinct_persons(node_inv, person[owner], len(nodes))
+        node_ids = pc.binary_join_element_wise(
+            pa.array((nodes // nd).astype(str)), dictionary.take(pa.array(nodes % nd)), ":")
+        has_next = np.ones(len(items), dtype=bool)
+        has_next[offsets[1:] - 1] = False
+        src = np.flatnonzero(has_next)
+        link = node_inv[src].astype(np.int64) * len(nodes) + node_inv[src + 1]
+        links, link_inv = sorted_unique(link)
+        link_count = np.bincount(link_inv, minlength=len(links)).astype(np.int64)
+        link_persons = distinct_persons(link_inv, person[owner[src]], len(links))
+        total = int((np.diff(person) != 0).sum()) + 1 if k else 0
+        nl, nn, npth = len(links), len(nodes), len(rep)
+        return pa.table({
+            "kind": pa.array(["path"] * npth + ["link"] * nl + ["node"] * nn + ["persons"]),
+            "key": pa.concat_arrays([path_keys, node_ids.take(pa.array(links // max(nn, 1))),
+                                     node_ids, pa.nulls(1, pa.string())]),
+            "target": pa.concat_arrays([pa.nulls(npth, pa.string()),
+                                        node_ids.take(pa.array(links % max(nn, 1))),
+                                        pa.nulls(nn + 1, pa.string())]),
+            "count": pa.array(np.concatenate([count, link_count, np.zeros(nn, np.int64),
+                                              [k]]).astype(np.int64)),
+            "persons": pa.array(np.concatenate([path_persons, link_persons, node_persons,
+                                                [total]]).astype(np.int64)),
+        }, schema=PATH_SCHEMA)
 
     return run
 
@@ -209,49 +279,31 @@ class PathsResult:
 
 
 def summarize(spec: PathsSpec, rows: pa.Table) -> PathsResult:
-    total_persons = pc.count_distinct(rows.column("person")).as_py() if rows.num_rows else 0
+    def part(kind: str, keys: list[str]) -> pa.Table:
+        t = rows.filter(pc.equal(rows.column("kind"), kind))
+        return t.group_by(keys).aggregate([("count", "sum"), ("persons", "sum")])
+
+    totals = part("persons", ["kind"])
+    total_persons = int(totals.column("persons_sum")[0].as_py()) if totals.num_rows else 0
+    n_paths = int(totals.column("count_sum")[0].as_py()) if totals.num_rows else 0
     share = (lambda k: k / total_persons) if total_persons else (lambda k: 0.0)
-    by_path = rows.group_by("path").aggregate([("person", "count"),
-                                               ("person", "count_distinct")])
-    by_path = by_path.sort_by([("person_count", "descending"), ("path", "ascending")])
-    top = tuple(
-        PathRow(tuple(p.split(SEP)), c, d, share(d))
-        for p, c, d in zip(by_path.column("path").to_pylist()[: spec.top],
-                           by_path.column("person_count").to_pylist()[: spec.top],
-                           by_path.column("person_count_distinct").to_pylist()[: spec.top],
-                           strict=True))
-    # explode paths into (person, position, item) for the Sankey
-    lists = pc.split_pattern(rows.column("path"), SEP)
-    flat = pc.list_flatten(lists)
-    parent = pc.list_parent_indices(lists)
-    sizes = np.asarray(pc.list_value_length(lists).to_numpy(zero_copy_only=False), np.int64)
-    pos = (np.arange(len(flat)) - np.repeat(np.cumsum(sizes) - sizes, sizes)).astype(np.int64)
-    persons = rows.column("person").take(parent)
-    node_id = pc.binary_join_element_wise(pa.array(pos.astype(str)), flat, ":")
-    nodes_t = pa.table({"id": node_id, "step": pos, "item": flat, "person": persons})
-    nodes = nodes_t.group_by(["id", "step", "item"]).aggregate([("person", "count_distinct")])
-    nodes = nodes.sort_by([("step", "ascending"), ("person_count_distinct", "descending"),
-                           ("item", "ascending")])
-    node_list = tuple(SankeyNode(i, s + 1, it, c) for i, s, it, c in zip(
-        *(nodes.column(c).to_pylist() for c in ("id", "step", "item", "person_count_distinct")),
+    by_path = part("path", ["key"]).sort_by([("count_sum", "descending"), ("key", "ascending")])
+    by_path = by_path.slice(0, spec.top)
+    top = tuple(PathRow(tuple(p.split(SEP)), int(c), int(d), share(d)) for p, c, d in zip(
+        *(by_path.column(x).to_pylist() for x in ("key", "count_sum", "persons_sum")),
         strict=True))
-    same = np.ones(len(flat), dtype=bool)
-    if len(flat):
-        same[:-1] = np.asarray(parent)[1:] == np.asarray(parent)[:-1]
-        same[-1] = False
-    src_idx = np.flatnonzero(same)
-    links_t = pa.table({
-        "source": node_id.take(pa.array(src_idx)), "target": node_id.take(pa.array(src_idx + 1)),
-        "person": persons.take(pa.array(src_idx)),
-    })
-    links = links_t.group_by(["source", "target"]).aggregate([("person", "count"),
-                                                             ("person", "count_distinct")])
-    links = links.sort_by([("person_count", "descending"), ("source", "ascending"),
-                           ("target", "ascending")]).slice(0, spec.max_links)
-    link_list = tuple(SankeyLink(s, t, c, d, share(d)) for s, t, c, d in zip(
-        *(links.column(c).to_pylist() for c in ("source", "target", "person_count",
-                                                 "person_count_distinct")), strict=True))
-    return PathsResult(spec, total_persons, rows.num_rows, top, node_list, link_list)
+    nodes = part("node", ["key"])
+    node_list = sorted(
+        (SankeyNode(i, int(i.split(":", 1)[0]) + 1, i.split(":", 1)[1], int(c)) for i, c in zip(
+            nodes.column("key").to_pylist(), nodes.column("persons_sum").to_pylist(),
+            strict=True)), key=lambda nd: (nd.step, -nd.persons, nd.item))
+    links = part("link", ["key", "target"]).sort_by(
+        [("count_sum", "descending"), ("key", "ascending"), ("target", "ascending")])
+    links = links.slice(0, spec.max_links)
+    link_list = tuple(SankeyLink(s, t, int(c), int(d), share(d)) for s, t, c, d in zip(
+        *(links.column(x).to_pylist() for x in ("key", "target", "count_sum", "persons_sum")),
+        strict=True))
+    return PathsResult(spec, total_persons, n_paths, top, tuple(node_list), link_list)
 
 
 def paths(engine: Engine, spec: PathsSpec, *, check: bool = True) -> PathsResult:

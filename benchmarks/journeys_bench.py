@@ -1,0 +1,269 @@
+"""Journey analytics benchmark: funnel, DFG, paths and retention kernels on synthetic data.
+
+    python benchmarks/journeys_bench.py                 # 10M events
+    python benchmarks/journeys_bench.py --events 100000000 --only funnel,chdb
+
+Data is generated directly with NumPy, already sorted by (person, timestamp) (the
+simulator is slower): 20 event names, ~25 events per person, Zipf-like popularity.
+Each analysis is timed as its per-partition function (the same function the DuckDB and
+Spark engines call) on an Arrow table of prepared columns, plus the driver-side summary.
+Separately, ``--e2e`` times the full DuckDBEngine-style preparation (one DuckDB query
+over a Parquet file: step masks, filter, sort, export to Arrow) for the funnel.
+
+Comparators: chdb's windowFunnel on the same Parquet file, and pm4py.discover_dfg on the
+same events as a pandas DataFrame. pm4py is AGPL: it is never a cxlens dependency; this
+script installs it ad hoc into a separate directory (``--pm4py-dir``) and imports it in
+a child process from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+NAMES = ["Page Viewed", "Product Viewed", "Product Added", "Checkout Started",
+         "Checkout Step Viewed", "Order Completed", "Order Shipped", "Order Delivered",
+         "Newsletter Sent", "Newsletter Opened", "Newsletter Clicked", "Ticket Created",
+         "Ticket Resolved", "Survey Shown", "Survey Answered", "Search", "Wishlist Added",
+         "Coupon Applied", "Account Created", "Logged In"]
+START = 1_735_689_600_000_000  # 2025-01-01 UTC in µs
+
+
+def generate(n: int, seed: int = 1) -> pa.Table:
+    """person (string), ts (µs), event (dictionary-encoded string), sorted by person, ts."""
+    rng = np.random.default_rng(seed)
+    persons = max(n // 25, 1)
+    person = np.sort(rng.integers(0, persons, n, dtype=np.int64))
+    # within a person: events ~90 s apart, and every 7th gap or so a return days later
+    gaps = rng.exponential(90.0, n)
+    later = rng.random(n) < 0.15
+    gaps[later] = rng.exponential(3 * 86400.0, int(later.sum()))
+    cum = np.cumsum((gaps * 1e6).astype(np.int64))
+    first = np.concatenate(([0], np.flatnonzero(np.diff(person)) + 1))
+    sizes = np.diff(np.append(first, n))
+    offset = rng.integers(0, 180 * 86400 * 10**6, len(first))
+    ts = START + np.repeat(offset - cum[first], sizes) + cum
+    p = 1.0 / np.arange(1, len(NAMES) + 1) ** 0.8
+    codes = rng.choice(len(NAMES), n, p=p / p.sum()).astype(np.int32)
+    event = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(NAMES))
+    return pa.table({"person": pa.array(person).cast(pa.string()), "ts": ts, "event": event})
+
+
+def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def bench_funnel(data: pa.Table) -> dict[str, Any]:
+    from cxlens.journeys.funnels import FunnelSpec, Step, kernel, summarize
+    from cxlens.journeys.steps import Match
+
+    steps = ["Product Viewed", "Product Added", "Checkout Started", "Checkout Step Viewed",
+             "Order Completed"]
+    spec = FunnelSpec(tuple(Step(Match(s)) for s in steps), window_seconds=86400)
+    codes = np.asarray(data.column("event").combine_chunks().indices)
+    mask = np.zeros(len(codes), dtype=np.int64)
+    for i, s in enumerate(steps):
+        mask |= (codes == NAMES.index(s)).astype(np.int64) << i
+    keep = mask != 0  # the engine's WHERE: only rows matching a step
+    table = pa.table({"person": data.column("person").filter(pa.array(keep)),
+                      "ts": data.column("ts").filter(pa.array(keep)), "mask": mask[keep]})
+    run = kernel(spec)
+    run(table.slice(0, 1000))  # compile / load the numba cache outside the timing
+    seconds, persons = timed(lambda: run(table))
+    sum_s, result = timed(lambda: summarize(spec, persons), repeat=1)
+    return {"rows_after_filter": table.num_rows, "kernel_s": seconds, "summary_s": sum_s,
+            "converted": result.time_to_convert.converted,
+            "persons_per_level": {int(k): int(v) for k, v in zip(*np.unique(
+                persons.column("level").to_numpy(), return_counts=True), strict=True)},
+            "levels": [s.persons for s in result.steps], "spec": spec}
+
+
+def bench_funnel_e2e(path: Path, spec: Any) -> dict[str, Any]:
+    """DuckDB query (masks, filter, sort, export) + kernel, as DuckDBEngine runs it."""
+    import duckdb
+
+    from cxlens.engines.expr import Cmp, Col, Or, to_sql
+    from cxlens.journeys.funnels import kernel
+
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW ev AS SELECT person, ts, CAST(event AS VARCHAR) AS event "
+                f"FROM read_parquet('{path}')")
+    params: list[Any] = []
+    conds = [s.match.cond() for s in spec.steps]
+    bits = " + ".join(f"(CASE WHEN {to_sql(c, params)} THEN {1 << i} ELSE 0 END)"
+                      for i, c in enumerate(conds))
+    where = to_sql(Or(tuple(conds)), params)
+    del Cmp, Col
+    sql = (f"SELECT person, ts, CAST({bits} AS BIGINT) AS mask FROM ev WHERE {where} "
+           "ORDER BY person, ts")
+    run = kernel(spec)
+
+    def go() -> Any:
+        t = time.perf_counter()
+        table = con.sql(sql, params=params).to_arrow_table()
+        prep = time.perf_counter() - t
+        run(table)
+        return prep
+
+    total, prep = timed(go)
+    return {"total_s": total, "duckdb_prepare_s": prep}
+
+
+def bench_chdb(path: Path) -> dict[str, Any]:
+    import chdb
+
+    q = (f"SELECT level, count() FROM (SELECT person, windowFunnel(86400000000)(toUInt64(ts), "
+         "event = 'Product Viewed', event = 'Product Added', event = 'Checkout Started', "
+         "event = 'Checkout Step Viewed', event = 'Order Completed') AS level "
+         f"FROM file('{path}', Parquet) GROUP BY person) GROUP BY level ORDER BY level")
+    seconds, res = timed(lambda: chdb.query(q, "CSV").data())
+    levels = {int(a): int(b) for a, b in (line.split(",") for line in res.strip().splitlines())}
+    return {"seconds": seconds, "persons_per_level": {k: v for k, v in levels.items() if k}}
+
+
+def bench_dfg(data: pa.Table, variants: bool = False) -> dict[str, Any]:
+    """DFG alone (what pm4py.discover_dfg computes), or with variants as well."""
+    from cxlens.journeys.graph import GraphSpec, kernel, summarize
+
+    spec = GraphSpec(variants=variants)
+    table = pa.table({"person": data.column("person"), "ts": data.column("ts"),
+                      "item": data.column("event")})
+    run = kernel(spec)
+    run(table.slice(0, 1000))
+    seconds, out = timed(lambda: run(table))
+    sum_s, result = timed(lambda: summarize(spec, out), repeat=1)
+    return {"kernel_s": seconds, "summary_s": sum_s, "edges": len(result.edges),
+            "variants": len(result.all_variants),
+            "dfg": {f"{a}->{b}": c for (a, b), c in result.dfg().items()}}
+
+
+def bench_paths(data: pa.Table) -> dict[str, Any]:
+    from cxlens.journeys.paths import PathsSpec, kernel, summarize
+    from cxlens.journeys.steps import Match
+
+    spec = PathsSpec(start=Match("Product Viewed"), max_steps=5)
+    codes = np.asarray(data.column("event").combine_chunks().indices)
+    mask = ((codes == NAMES.index("Product Viewed")).astype(np.int64)) | 2
+    table = pa.table({"person": data.column("person"), "ts": data.column("ts"), "mask": mask,
+                      "item": data.column("event")})
+    run = kernel(spec)
+    run(table.slice(0, 1000))
+    seconds, out = timed(lambda: run(table))
+    sum_s, result = timed(lambda: summarize(spec, out), repeat=1)
+    return {"kernel_s": seconds, "summary_s": sum_s, "paths": result.paths,
+            "persons": result.persons}
+
+
+def bench_retention(data: pa.Table) -> dict[str, Any]:
+    from cxlens.journeys.retention import RetentionSpec, kernel, summarize
+
+    spec = RetentionSpec(period="week", periods=8)
+    codes = np.asarray(data.column("event").combine_chunks().indices)
+    mask = 3 | ((codes == NAMES.index("Order Completed")).astype(np.int64) << 2)
+    table = pa.table({"person": data.column("person"), "ts": data.column("ts"), "mask": mask})
+    run = kernel(spec)
+    run(table.slice(0, 1000))
+    seconds, out = timed(lambda: run(table))
+    sum_s, result = timed(lambda: summarize(spec, out), repeat=1)
+    return {"kernel_s": seconds, "summary_s": sum_s, "cohorts": len(result.cohorts)}
+
+
+PM4PY_CHILD = r"""
+import sys, time, json
+sys.path.append(sys.argv[1])
+import pandas as pd, pyarrow.parquet as pq
+import pm4py
+t = pq.read_table(sys.argv[2])
+df = pd.DataFrame({"case:concept:name": t.column("person").to_numpy().astype(str),
+                   "concept:name": t.column("event").to_pandas().astype(str),
+                   "time:timestamp": pd.to_datetime(t.column("ts").to_numpy(), unit="us", utc=True)})
+s = time.perf_counter()
+dfg, starts, ends = pm4py.discover_dfg(df)
+sec = time.perf_counter() - s
+print(json.dumps({"seconds": sec, "version": pm4py.__version__,
+                  "dfg": {f"{a}->{b}": int(c) for (a, b), c in dfg.items()}}))
+"""
+
+
+def bench_pm4py(path: Path, target: Path) -> dict[str, Any]:
+    if not (target / "pm4py").exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target",
+                        str(target), "pm4py"], check=True)
+    out = subprocess.run([sys.executable, "-c", PM4PY_CHILD, str(target), str(path)],
+                         check=True, capture_output=True, text=True)
+    doc: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return doc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--only", default="funnel,e2e,chdb,dfg,pm4py,paths,retention")
+    ap.add_argument("--pm4py-dir", type=Path, default=Path(tempfile.gettempdir()) / "cxlens-pm4py")
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    t = time.perf_counter()
+    data = generate(args.events)
+    print(f"generated {data.num_rows:,} events of "
+          f"{len(np.unique(data.column('person').to_numpy())):,} persons in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
+    report: dict[str, Any] = {"events": data.num_rows}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.parquet"
+        if only & {"e2e", "chdb", "pm4py"}:
+            pq.write_table(data, path)
+        if "funnel" in only or "e2e" in only:
+            report["funnel"] = bench_funnel(data)
+            spec = report["funnel"].pop("spec")
+            print("funnel", report["funnel"], flush=True)
+            if "e2e" in only:
+                report["funnel_e2e"] = bench_funnel_e2e(path, spec)
+                print("funnel e2e", report["funnel_e2e"], flush=True)
+        if "chdb" in only:
+            report["chdb_windowFunnel"] = bench_chdb(path)
+            print("chdb", report["chdb_windowFunnel"], flush=True)
+            if "funnel" in report:
+                report["chdb_same_levels"] = (report["funnel"]["persons_per_level"]
+                                              == report["chdb_windowFunnel"]["persons_per_level"])
+                print("same levels as chdb:", report["chdb_same_levels"], flush=True)
+        if "dfg" in only:
+            report["dfg"] = bench_dfg(data)
+            print("dfg", {k: v for k, v in report["dfg"].items() if k != "dfg"}, flush=True)
+            report["dfg_with_variants"] = bench_dfg(data, variants=True)
+            report["dfg_with_variants"].pop("dfg")
+            print("dfg + variants", report["dfg_with_variants"], flush=True)
+        if "pm4py" in only:
+            report["pm4py"] = bench_pm4py(path, args.pm4py_dir)
+            same = report.get("dfg", {}).get("dfg") == report["pm4py"]["dfg"]
+            print("pm4py", report["pm4py"]["seconds"], "same DFG:", same, flush=True)
+            report["pm4py_same_dfg"] = same
+        if "paths" in only:
+            report["paths"] = bench_paths(data)
+            print("paths", report["paths"], flush=True)
+        if "retention" in only:
+            report["retention"] = bench_retention(data)
+            print("retention", report["retention"], flush=True)
+    for key in ("dfg", "pm4py"):
+        if key in report:
+            report[key].pop("dfg", None)
+    print(json.dumps(report, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
