@@ -230,3 +230,121 @@ def retention(
     console.print(table)
     console.print(f"repeat-purchase rate: {_pct(doc['repeat_purchase_rate'])} "
                   f"({doc['repeat_buyers']:,} of {doc['buyers']:,} buyers)")
+
+
+journey_app = typer.Typer(help="Journey definitions: touchpoints, stages, suggestions.",
+                          no_args_is_help=True)
+app.add_typer(journey_app, name="journey")
+JourneyArg = Annotated[str, typer.Argument(help="Definition name (<ws>/journeys/<name>.toml).")]
+
+
+@journey_app.command("init")
+def journey_init(
+    name: JourneyArg,
+    from_: Annotated[str, typer.Option("--from", help="Shipped default: b2c or b2b.")] = "b2c",
+    json: JsonOpt = False,
+) -> None:
+    """Copy a shipped journey definition into the workspace to edit it."""
+    from cxlens.journeys.touchpoints import EXAMPLES, definition_path, load_definition
+
+    source = EXAMPLES / f"{from_}.toml"
+    if not source.exists():
+        raise SpecError(f"no shipped journey {from_!r}; use b2c or b2b", field="from")
+    ws = open_workspace()
+    try:
+        path = definition_path(ws.root, name)
+    finally:
+        ws.close()
+    if path.exists():
+        raise SpecError(f"{path} exists already; edit it (and raise its version)",
+                        field="journey")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = source.read_text(encoding="utf-8")
+    text = text.replace(f'name = "{from_}"', f'name = "{name}"', 1)
+    path.write_text(text, encoding="utf-8")
+    definition = load_definition(path)
+    if json:
+        emit_json({"path": str(path), "name": definition.name, "version": definition.version})
+    else:
+        console.print(f"wrote {path} ({len(definition.touchpoints)} touchpoints, "
+                      f"stages {' → '.join(definition.stages)})")
+
+
+@journey_app.command("stages")
+def journey_stages(
+    name: JourneyArg, project: ProjectOpt = None, json: JsonOpt = False,
+) -> None:
+    """Where persons are now: current stage, persons who reached each, time in stage."""
+    from cxlens.engines.local import DuckDBEngine
+    from cxlens.journeys.stages import StagesSpec, stages
+    from cxlens.journeys.touchpoints import workspace_definition
+
+    ws = open_workspace()
+    try:
+        definition = workspace_definition(ws.root, name)
+        doc = stages(DuckDBEngine(ws, project), StagesSpec(definition)).to_dict()
+    finally:
+        ws.close()
+    if json:
+        emit_json(doc)
+        return
+    table = Table(title=f"journey {doc['journey']} v{doc['version']}: {doc['persons']:,} "
+                  f"persons, as of {doc['as_of'][:16]}", title_justify="left")
+    for col in ("stage", "now in stage", "ever reached", "median days in stage"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for s in doc["stages"]:
+        med = s["median_days_in_stage"]
+        table.add_row(s["stage"], f"{s['current']:,}", f"{s['reached']:,}",
+                      "-" if med is None else f"{med:.1f}")
+    console.print(table)
+
+
+@journey_app.command("suggest")
+def journey_suggest(
+    name: JourneyArg, project: ProjectOpt = None, json: JsonOpt = False,
+) -> None:
+    """Propose touchpoints and stages for events the definition does not cover yet."""
+    from cxlens.engines.expr import to_sql
+    from cxlens.journeys.persons import PERSON_KEY
+    from cxlens.journeys.touchpoints import suggest, workspace_definition
+
+    ws = open_workspace()
+    try:
+        definition = workspace_definition(ws.root, name)
+
+        def stats(rel: Any) -> list[Any]:
+            params: list[Any] = []
+            person = to_sql(PERSON_KEY, params)
+            view = "_cx_suggest"
+            rel.create_view(view)
+            # per event: count, share after the person's first purchase, top channel
+            rows = ws.con.sql(
+                f"WITH e AS (SELECT {person} AS p, event, channel, timestamp FROM {view} "
+                "WHERE event IS NOT NULL), f AS (SELECT p, min(timestamp) AS first_buy "
+                "FROM e WHERE event = 'Order Completed' GROUP BY p) "
+                "SELECT event, count(*) AS n, avg(CASE WHEN f.first_buy IS NULL THEN NULL "
+                "WHEN e.timestamp > f.first_buy THEN 1.0 ELSE 0.0 END) AS after, "
+                "mode(channel) AS ch FROM e LEFT JOIN f USING (p) GROUP BY event "
+                "ORDER BY n DESC", params=params).fetchall()
+            ws.con.execute(f"DROP VIEW IF EXISTS {view}").fetchall()
+            return list(rows)
+
+        event_stats = ws.query(stats, project)
+    finally:
+        ws.close()
+    found = suggest(definition, [(str(e), int(n), None if a is None else float(a),
+                                  None if c is None else str(c)) for e, n, a, c in event_stats])
+    docs = [{"event": s.event, "events": s.events, "stage": s.stage, "reason": s.reason}
+            for s in found]
+    if json:
+        emit_json(docs)
+        return
+    table = Table(title=f"events not covered by {definition.name} v{definition.version}",
+                  title_justify="left")
+    for col in ("event", "events", "suggested stage", "why"):
+        table.add_column(col)
+    for d in docs:
+        table.add_row(str(d["event"]), f"{d['events']:,}", str(d["stage"]), str(d["reason"]))
+    console.print(table)
+    if docs:
+        console.print("add them as [[touchpoints]] to the definition to use them")
