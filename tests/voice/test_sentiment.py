@@ -54,3 +54,18 @@ def test_unsupported_language_is_a_one_line_error() -> None:
         sentiment("bonjour", "fr")
     with pytest.raises(ValidationError, match="one per text"):
         sentiment_batch(["a", "b"], ["de"])
+
+
+def test_fast_indexer_gives_exactly_the_features_the_model_was_trained_on() -> None:
+    from collections import Counter
+
+    from cxlens.voice.features import Indexer, text_features
+    from cxlens.voice.sentiment import german_model
+    from cxlens.voice.text import tokens
+
+    m = german_model()
+    ix = Indexer(m.vocab)
+    for text in ["Die Lieferung war nicht sehr gut, aber der Service super!! :)",
+                 "@user RT http://t.co/x Paket kam zu spät 😡", "", "ok"]:
+        toks = tokens(text)
+        assert Counter(ix.indices(toks, "de")) == Counter(m.indices(text_features(toks, "de")))

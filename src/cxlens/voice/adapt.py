@@ -24,7 +24,7 @@ import numpy as np
 from cxlens.errors import ValidationError
 from cxlens.voice.evaluate import score
 from cxlens.voice.linear import CLASSES, F32, LinearModel, softmax
-from cxlens.voice.sentiment import base_logits, prepare
+from cxlens.voice.sentiment import base_logits, feature_names, prepare
 
 MIN_LABELLED: Final = 30
 MIN_COUNT: Final = 2
@@ -74,14 +74,15 @@ def fit(texts: Sequence[str], labels: Sequence[str], languages: Sequence[str | N
     """A residual adapter for these labelled texts."""
     p = prepare(texts, languages)
     base = base_logits(p)
-    df = Counter(f for fs in p.features for f in set(fs))
+    names_of = feature_names(p)
+    df = Counter(f for fs in names_of for f in set(fs))
     names = sorted(f for f, n in df.items() if n >= MIN_COUNT)
     vocab = {f: i for i, f in enumerate(names)}
     y = np.array([CLASSES.index(x) for x in labels])
     onehot = np.eye(len(CLASSES), dtype=np.float32)[y]
     idx_rows: list[int] = []
     idx_cols: list[int] = []
-    for r, fs in enumerate(p.features):
+    for r, fs in enumerate(names_of):
         for f in fs:
             j = vocab.get(f)
             if j is not None:
@@ -121,7 +122,7 @@ def predict(texts: Sequence[str], adapter: LinearModel | None) -> list[str]:
     p = prepare(texts)
     z: F32 = base_logits(p)
     if adapter is not None:
-        z = z + adapter.logits(p.features)
+        z = z + adapter.logits(feature_names(p))
     return [CLASSES[int(i)] for i in z.argmax(axis=1)]
 
 

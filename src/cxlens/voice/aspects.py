@@ -47,6 +47,10 @@ SEEDS: Final[dict[str, tuple[str, str, tuple[str, ...]]]] = {
                                        "lastschrift", "payment", "pay", "paid", "invoice", "credit card")),
 }
 _STEMS: Final = tuple((stem, name) for name, (_, _, stems) in SEEDS.items() for stem in stems if " " not in stem)
+_ASPECT_OF: Final = {stem: name for stem, name in reversed(_STEMS)}
+# the first matching stem in SEEDS order wins: alternation order keeps that in C
+_PREFIX_RE: Final = re.compile("|".join(re.escape(stem) for stem, _ in _STEMS))
+_INFIX_RE: Final = re.compile("|".join(re.escape(stem) for stem, _ in _STEMS if len(stem) >= 6))
 _WORD_RE: Final = re.compile(r"\w+")
 _STOP: Final = _DE | _EN | frozenset({"bitte", "danke", "hallo", "gruß", "grüße", "leute", "thanks", "hello"})
 
@@ -58,10 +62,8 @@ def seed_aspect(tok: str) -> str | None:
     if a == "":
         a = None
         if len(tok) >= 3:
-            for stem, name in _STEMS:
-                if tok.startswith(stem) or (len(stem) >= 6 and stem in tok):
-                    a = name
-                    break
+            m = _PREFIX_RE.match(tok) or _INFIX_RE.search(tok)
+            a = _ASPECT_OF[m.group()] if m else None
         if len(_seed_cache) < 300_000:
             _seed_cache[tok] = a
     return a
@@ -151,9 +153,13 @@ def discover_topics(texts: Sequence[str], languages: Sequence[str], min_df: int 
                     max_topics: int = 15) -> dict[str, str]:
     """term -> topic name, for frequent terms outside the seed lexicon. A term that
     co-occurs with a stronger term in most of its texts is folded into that topic."""
-    docs = [candidate_terms(t, lg) for t, lg in zip(texts, languages, strict=True)]
+    return discover_from_docs([candidate_terms(t, lg) for t, lg in zip(texts, languages, strict=True)],
+                              min_df, max_topics)
+
+
+def discover_from_docs(docs: Sequence[set[str]], min_df: int = 3, max_topics: int = 15) -> dict[str, str]:
     df = Counter(term for d in docs for term in d)
-    floor = max(min_df, int(0.005 * len(texts)))
+    floor = max(min_df, int(0.005 * len(docs)))
     frequent = [t for t, n in df.most_common() if n >= floor]
     if not frequent:
         return {}

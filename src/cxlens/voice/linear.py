@@ -56,7 +56,11 @@ class LinearModel:
         return [i for i in map(get, feats) if i is not None]
 
     def logits(self, batch: Sequence[Sequence[str]]) -> F32:
-        """(len(batch), n_classes) raw scores."""
+        """(len(batch), n_classes) raw scores of texts given as feature names."""
+        return self.logits_of_indices([self.indices(feats) for feats in batch])
+
+    def logits_of_indices(self, batch: Sequence[Sequence[int]]) -> F32:
+        """(len(batch), n_classes) raw scores of texts given as vocabulary indices."""
         n = len(batch)
         out = np.tile(self.bias, (n, 1)).astype(np.float32)
         if n == 0:
@@ -64,8 +68,7 @@ class LinearModel:
         idx: list[int] = []
         starts = np.empty(n, dtype=np.int64)
         rows: list[int] = []
-        for r, feats in enumerate(batch):
-            ix = self.indices(feats)
+        for r, ix in enumerate(batch):
             if ix:
                 starts[len(rows)] = len(idx)
                 rows.append(r)

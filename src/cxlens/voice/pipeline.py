@@ -17,14 +17,13 @@ from cxlens.voice.aspects import (
     aggregate,
     candidate_terms,
     clauses,
-    discover_topics,
+    discover_from_docs,
     seed_mentions,
     stats,
     summary,
 )
-from cxlens.voice.features import text_features
 from cxlens.voice.linear import LinearModel
-from cxlens.voice.sentiment import Prepared, Sentiment, base_logits, prepare, results
+from cxlens.voice.sentiment import Prepared, Sentiment, base_logits, feature_names, prepare, results
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +36,7 @@ class TextAnalysis:
 def _score(p: Prepared, adapter: LinearModel | None) -> list[Sentiment]:
     logits = base_logits(p)
     if adapter is not None:
-        logits = logits + adapter.logits(p.features)
+        logits = logits + adapter.logits(feature_names(p))
     return results(p, logits)
 
 
@@ -48,10 +47,11 @@ def analyze_texts(texts: Sequence[str], languages: Sequence[str | None] | str | 
     sents = _score(p, adapter)
     per_text = [seed_mentions(tk) for tk in p.toks]
     if discover:
-        topic_of = discover_topics(p.texts, p.languages, min_df=min_df)
+        docs = [candidate_terms(t, lg) for t, lg in zip(p.texts, p.languages, strict=True)]
+        topic_of = discover_from_docs(docs, min_df=min_df)
         if topic_of:
-            for i, (t, lg) in enumerate(zip(p.texts, p.languages, strict=True)):
-                heads = {topic_of[term] for term in candidate_terms(t, lg) if term in topic_of}
+            for i, doc in enumerate(docs):
+                heads = {topic_of[term] for term in doc if term in topic_of}
                 per_text[i].extend(Mention(h, None, -1) for h in sorted(heads))
     # texts that talk about several aspects in different clauses get per-clause sentiment
     jobs: list[tuple[int, int]] = []
@@ -65,8 +65,7 @@ def analyze_texts(texts: Sequence[str], languages: Sequence[str | None] | str | 
                 clause_langs.append(p.languages[i])
     clause_label: dict[tuple[int, int], str] = {}
     if jobs:
-        cp = Prepared([" ".join(c) for c in clause_texts], clause_texts, clause_langs,
-                      [text_features(c, lg) for c, lg in zip(clause_texts, clause_langs, strict=True)])
+        cp = Prepared([" ".join(c) for c in clause_texts], clause_texts, clause_langs)
         for job, s in zip(jobs, _score(cp, adapter), strict=True):
             clause_label[job] = s.label
     mentions = [

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from cxlens.voice.features import text_features
+from cxlens.voice.features import Indexer, text_features
 from cxlens.voice.language import LANGUAGES, detect_language_tokens
 from cxlens.voice.linear import CLASSES, F32, LinearModel, softmax
 from cxlens.voice.text import tokens
@@ -73,7 +73,16 @@ class Prepared:
     texts: Sequence[str]
     toks: list[list[str]]
     languages: list[str]
-    features: list[list[str]]
+
+
+def feature_names(p: Prepared) -> list[list[str]]:
+    """The named features of each text (what adapters are fit on and scored with)."""
+    return [text_features(tk, lg) for tk, lg in zip(p.toks, p.languages, strict=True)]
+
+
+@cache
+def _indexer(which: str) -> Indexer:
+    return Indexer((german_model() if which == "de" else cue_model()).vocab)
 
 
 def prepare(texts: Sequence[str], languages: Sequence[str | None] | str | None = None,
@@ -94,8 +103,7 @@ def prepare(texts: Sequence[str], languages: Sequence[str | None] | str | None =
         elif lang not in LANGUAGES:
             raise ValidationError(f"language {lang!r} is not supported; use one of {', '.join(LANGUAGES)} or leave it out")
         out_langs.append(lang)
-    feats = [text_features(tk, lg) for tk, lg in zip(toks, out_langs, strict=True)]
-    return Prepared(texts, toks, out_langs, feats)
+    return Prepared(texts, toks, out_langs)
 
 
 def base_logits(p: Prepared) -> F32:
@@ -105,7 +113,8 @@ def base_logits(p: Prepared) -> F32:
     de = [i for i, lg in enumerate(p.languages) if lg == "de"]
     en = [i for i, lg in enumerate(p.languages) if lg == "en"]
     if de:
-        out[de] = german_model().logits([p.features[i] for i in de])
+        ix = _indexer("de")
+        out[de] = german_model().logits_of_indices([ix.indices(p.toks[i], "de") for i in de])
     if en:
         va = _vader()
         comp = np.array([va.polarity_scores(p.texts[i] or "")["compound"] for i in en], dtype=np.float32)
@@ -113,7 +122,8 @@ def base_logits(p: Prepared) -> F32:
         out[en, 0] = -_VADER_SCALE * comp
         out[en, 2] = _VADER_SCALE * comp
         out[en, 1] = _VADER_SCALE * _VADER_NEUTRAL
-        out[en] += cue_model().logits([p.features[i] for i in en])
+        cx = _indexer("en")
+        out[en] += cue_model().logits_of_indices([cx.indices(p.toks[i], "en") for i in en])
     return out
 
 
@@ -133,7 +143,7 @@ def sentiment_batch(texts: Sequence[str], languages: Sequence[str | None] | str 
     p = prepare(texts, languages, default_language)
     logits = base_logits(p)
     if adapter is not None:
-        logits = logits + adapter.logits(p.features)
+        logits = logits + adapter.logits(feature_names(p))
     return results(p, logits)
 
 

@@ -89,6 +89,9 @@ def _split(words: str) -> tuple[frozenset[str], tuple[str, ...]]:
 
 POS_WORDS, POS_STEMS = _split(_POSITIVE)
 NEG_WORDS, NEG_STEMS = _split(_NEGATIVE)
+# one compiled alternation per list: a prefix test against every stem in C, not in a loop
+_POS_STEM_RE: Final = re.compile("|".join(map(re.escape, POS_STEMS)))
+_NEG_STEM_RE: Final = re.compile("|".join(map(re.escape, NEG_STEMS)))
 
 _polarity_cache: dict[str, int] = {}
 
@@ -124,9 +127,9 @@ def _polarity(tok: str) -> int:
         return -1
     if len(tok) > 4:
         # a negative stem wins ties: "verspätung" is not praise because it starts with "ver"
-        if any(tok.startswith(s) for s in NEG_STEMS):
+        if _NEG_STEM_RE.match(tok):
             return -1
-        if any(tok.startswith(s) for s in POS_STEMS):
+        if _POS_STEM_RE.match(tok):
             return 1
     return 0
 
