@@ -136,8 +136,10 @@ def test_adaptation_learns_the_shops_words_and_is_switchable(ws: Workspace, tmp_
     assert load_adapter(ws, "default") is None  # off until [voice] adapt = true
     cfg = ws.root / "cxlens.toml"
     cfg.write_text(cfg.read_text() + "\n[voice]\nadapt = true\n")
+    (ws.root / "voice" / "default" / "adapter.npz").unlink()
     ws2 = Workspace.open(ws.root)
     try:
+        assert analyze_project(ws2, "default", send_alerts=False).adapted  # fitted on demand
         assert load_adapter(ws2, "default") is not None
         assert analyze_project(ws2, "default", send_alerts=False).adapted
     finally:

@@ -9,6 +9,7 @@ detractor is reported once).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from cxlens.errors import NotFound
+from cxlens.errors import NotFound, ValidationError
 from cxlens.voice import alerts as al
 from cxlens.voice.adapt import AdaptReport, adapt, label_from_score
 from cxlens.voice.feedback_import import feedback_dir, write_atomic
@@ -90,6 +91,10 @@ def adapt_project(ws: Any, project: str) -> AdaptReport:
 def analyze_project(ws: Any, project: str, *, send_alerts: bool = True) -> AnalyzeResult:
     t0 = time.perf_counter()
     rows = [r for r in feedback_rows(ws, project) if r["text"]]
+    if adapt_enabled(ws) and not (voice_dir(ws.root, project) / "adapter.npz").exists():
+        # switched on but never fitted: fit now when there are enough scored texts
+        with contextlib.suppress(ValidationError):
+            adapt_project(ws, project)
     adapter = load_adapter(ws, project)
     langs = [r["language"] if r["language"] in ("de", "en") else None for r in rows]
     an = analyze_texts([r["text"] for r in rows], langs, adapter=adapter)
