@@ -65,3 +65,26 @@ def test_suggest_uses_german_and_english_names_and_position_to_purchase() -> Non
         ("Mystery", 3, 0.9, None), ("Product Viewed", 100, 0.2, None)])}
     assert out == {"Retoure angemeldet": "Lieferung", "Wishlist Added": "Erwägung",
                    "Mystery": "Lieferung"}
+
+
+def test_touchpoints_serve_as_funnel_steps_and_path_items(ws: Workspace) -> None:
+    from cxlens.journeys.analyses import run_document
+
+    ws.append(journeys({
+        "kai": [ev("2024-05-01 10:00", "Product Viewed"), ev("2024-05-01 10:01", "Checkout Started"),
+                ev("2024-05-01 10:02", "Checkout Step Viewed"), ev("2024-05-01 10:03", "Order Completed")],
+        "liv": [ev("2024-05-01 10:00", "Product Viewed")],
+    }), source="test")
+    engine = DuckDBEngine(ws)
+    doc = run_document(engine, "funnel", {"journey": "b2c", "steps": [
+        {"touchpoint": "Produktseite"}, {"touchpoint": "Checkout"},
+        {"touchpoint": "Bestellung"}]}, ws.root)
+    assert [s["persons"] for s in doc["steps"]] == [2, 1, 1]
+    assert doc["steps"][1]["name"] == "Checkout"
+    paths = run_document(engine, "paths", {"journey": "b2c", "start": "Produktseite"}, ws.root)
+    assert [p["steps"] for p in paths["top"]] == [["Produktseite"],
+                                                  ["Produktseite", "Checkout", "Bestellung"]]
+    with pytest.raises(SpecError) as err:
+        run_document(engine, "funnel", {"journey": "b2c", "steps": [{"touchpoint": "Nope"}]},
+                     ws.root)
+    assert err.value.field == "steps[0].touchpoint"

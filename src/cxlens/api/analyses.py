@@ -50,7 +50,7 @@ def _run(name: str, reader: tuple[Workspace, str], spec: dict[str, Any]) -> dict
     from cxlens.journeys.analyses import run_document
 
     ws, project = reader
-    return run_document(DuckDBEngine(ws, project), name, spec)
+    return run_document(DuckDBEngine(ws, project), name, spec, ws.root)
 
 
 @router.post("/funnels", summary="Funnel: conversion through ordered steps")

@@ -17,6 +17,8 @@ from cxlens.errors import SpecError
 
 SpecOpt = Annotated[Path | None, typer.Option("--spec", help="Spec file (.toml or .json).")]
 EngineOpt = Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")]
+JourneyOpt = Annotated[str | None, typer.Option(
+    "--journey", help="Journey definition: steps are its touchpoints (<ws>/journeys/).")]
 SinceOpt = Annotated[str | None, typer.Option(help="First day or time (ISO, UTC).")]
 UntilOpt = Annotated[str | None, typer.Option(help="End (exclusive; ISO, UTC).")]
 
@@ -32,12 +34,12 @@ def _run(name: str, spec_file: Path | None, flags: dict[str, Any], project: str 
         if engine_name == "duckdb":
             from cxlens.engines.local import DuckDBEngine
 
-            return run_document(DuckDBEngine(ws, project), name, doc)
+            return run_document(DuckDBEngine(ws, project), name, doc, ws.root)
         if engine_name == "spark":
             from cxlens.engines.spark import SparkEngine, spark_session, use_this_python_for_workers
 
             use_this_python_for_workers()
-            return run_document(SparkEngine(spark_session(), ws, project), name, doc)
+            return run_document(SparkEngine(spark_session(), ws, project), name, doc, ws.root)
         raise SpecError(f"unknown engine {engine_name!r}; use duckdb or spark", field="engine")
     finally:
         ws.close()
@@ -67,12 +69,16 @@ def funnel(
         help="Exclude attempts with this event between the first and last step.")] = None,
     breakdown: Annotated[str | None, typer.Option(
         help="channel, device, source or a property key.")] = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    journey: JourneyOpt = None, since: SinceOpt = None, until: UntilOpt = None,
     spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
     json: JsonOpt = False,
 ) -> None:
     """Conversion through ordered steps: counts, drop-off, time to convert, breakdown."""
-    flags = {"steps": step, "window": window, "mode": mode, "breakdown": breakdown,
+    steps: list[Any] | None = step
+    if journey and step:
+        # with a journey, a step names a touchpoint ("Checkout") unless it is an event
+        steps = [{"touchpoint": s} for s in step]
+    flags = {"journey": journey, "steps": steps, "window": window, "mode": mode, "breakdown": breakdown,
              "since": since, "until": until,
              "exclusions": [{"event": e} for e in exclude or []]}
     doc = _run("funnel", spec, flags, project, engine)
@@ -110,12 +116,12 @@ def paths(
     across_sessions: Annotated[bool, typer.Option(
         help="One path per person instead of per session.")] = False,
     top: Annotated[int | None, typer.Option(help="How many paths to list.")] = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    journey: JourneyOpt = None, since: SinceOpt = None, until: UntilOpt = None,
     spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
     json: JsonOpt = False,
 ) -> None:
     """Most frequent paths from or to an event, with Sankey nodes and links (--json)."""
-    flags = {"start": start, "end": end, "max_steps": max_steps, "top": top,
+    flags = {"journey": journey, "start": start, "end": end, "max_steps": max_steps, "top": top,
              "per_session": False if across_sessions else None, "since": since,
              "until": until}
     doc = _run("paths", spec, flags, project, engine)
@@ -142,12 +148,12 @@ def graph(
         help="Designed journey to check conformance: 'A,B,C'.")] = None,
     export: Annotated[Path | None, typer.Option(
         help="Write the event log: .xes, .xes.gz or .csv (pm4py opens them).")] = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    journey: JourneyOpt = None, since: SinceOpt = None, until: UntilOpt = None,
     spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
     json: JsonOpt = False,
 ) -> None:
     """Directly-follows graph with transition times, variants and conformance."""
-    flags = {"where": where, "per_session": per_session or None, "top_variants": variants,
+    flags = {"journey": journey, "where": where, "per_session": per_session or None, "top_variants": variants,
              "designed": [s.strip() for s in designed.split(",")] if designed else None,
              "since": since, "until": until}
     doc = _run("graph", spec, flags, project, engine)
@@ -174,7 +180,8 @@ def graph(
     if "conformance" in doc:
         c = doc["conformance"]
         console.print(f"conformance: {c['conforming']:,} of {c['traces']:,} traces "
-                      f"({_pct(c['share'])}) follow {' → '.join(c['designed'])}")
+                      f"({_pct(c['share'])}) follow {' → '.join(c['designed'])} to the end; "
+                      f"{c['on_track']:,} have not deviated so far")
         for d in c["deviations"][:10]:
             console.print(f"  {d['kind']} at {d['at']}: {d['traces']:,}")
 

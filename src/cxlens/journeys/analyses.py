@@ -15,30 +15,35 @@ from typing import Any
 
 from cxlens.engines.base import Engine
 from cxlens.errors import SpecError
+from cxlens.journeys.steps import using_journey
+from cxlens.journeys.touchpoints import JourneyDefinition, workspace_definition
 
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
     name: str
-    run: Callable[[Engine, Mapping[str, Any]], dict[str, Any]]
+    run: Callable[[Engine, Mapping[str, Any], JourneyDefinition | None], dict[str, Any]]
 
 
-def _funnel(engine: Engine, doc: Mapping[str, Any]) -> dict[str, Any]:
+def _funnel(engine: Engine, doc: Mapping[str, Any],
+            journey: JourneyDefinition | None) -> dict[str, Any]:
     from cxlens.journeys.funnels import funnel, spec_from_dict
 
     return funnel(engine, spec_from_dict(doc)).to_dict()
 
 
-def _paths(engine: Engine, doc: Mapping[str, Any]) -> dict[str, Any]:
+def _paths(engine: Engine, doc: Mapping[str, Any],
+           journey: JourneyDefinition | None) -> dict[str, Any]:
     from cxlens.journeys.paths import paths, spec_from_dict
 
-    return paths(engine, spec_from_dict(doc)).to_dict()
+    return paths(engine, spec_from_dict(doc, journey)).to_dict()
 
 
-def _graph(engine: Engine, doc: Mapping[str, Any]) -> dict[str, Any]:
+def _graph(engine: Engine, doc: Mapping[str, Any],
+           journey: JourneyDefinition | None) -> dict[str, Any]:
     from cxlens.journeys.graph import conformance, graph, spec_from_dict
 
-    result = graph(engine, spec_from_dict(doc))
+    result = graph(engine, spec_from_dict(doc, journey))
     out = result.to_dict()
     designed = doc.get("designed")
     if designed is not None:
@@ -48,7 +53,8 @@ def _graph(engine: Engine, doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _retention(engine: Engine, doc: Mapping[str, Any]) -> dict[str, Any]:
+def _retention(engine: Engine, doc: Mapping[str, Any],
+               journey: JourneyDefinition | None) -> dict[str, Any]:
     from cxlens.journeys.retention import retention, spec_from_dict
 
     return retention(engine, spec_from_dict(doc)).to_dict()
@@ -60,15 +66,27 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
 )}
 
 
-def run_document(engine: Engine, name: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+def run_document(engine: Engine, name: str, doc: Mapping[str, Any],
+                 root: Path | None = None) -> dict[str, Any]:
+    """Run analysis ``name`` on ``doc``; ``"journey": "<name>"`` in the doc loads that
+    definition from the workspace at ``root`` (touchpoints as path/graph steps and as
+    ``{"touchpoint": ...}`` funnel steps)."""
     analysis = ANALYSES.get(name)
     if analysis is None:
         raise SpecError(f"unknown analysis {name!r}; use one of {sorted(ANALYSES)}",
                         field="analysis")
     if not isinstance(doc, Mapping):
         raise SpecError("a spec is a JSON object", field="spec")
+    journey: JourneyDefinition | None = None
+    if doc.get("journey") is not None:
+        if root is None or not isinstance(doc["journey"], str):
+            raise SpecError("journey must name a definition in the workspace", field="journey")
+        journey = workspace_definition(root, doc["journey"])
+        using_journey({t.name: t.cond() for t in journey.touchpoints})
+    else:
+        using_journey({})
     try:
-        return analysis.run(engine, doc)
+        return analysis.run(engine, doc, journey)
     except (TypeError, ValueError, KeyError) as exc:
         if isinstance(exc, SpecError):
             raise

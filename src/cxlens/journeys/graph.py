@@ -29,6 +29,7 @@ from cxlens.errors import SpecError
 from cxlens.journeys.arrays import encode, int64_column, person_starts
 from cxlens.journeys.paths import ITEM
 from cxlens.journeys.steps import Filter, field_expr
+from cxlens.journeys.touchpoints import JourneyDefinition
 
 SEP = "\x1f"
 US = 1_000_000
@@ -45,6 +46,8 @@ class GraphSpec:
     variants: bool = True
     since: datetime | None = None
     until: datetime | None = None
+    #: steps are this journey's touchpoints instead of event names / page paths
+    journey: JourneyDefinition | None = None
 
     def __post_init__(self) -> None:
         if not self.session_minutes > 0:
@@ -217,10 +220,11 @@ class GraphResult:
 
 
 def _prepared(spec: GraphSpec) -> Prepared:
-    conds = [Not(IsNull(ITEM))] + [f.cond() for f in spec.where]
     from cxlens.engines.expr import And
 
-    return Prepared(where=And(tuple(conds)), strings=(("item", ITEM),), since=spec.since,
+    item = spec.journey.touchpoint_expr() if spec.journey else ITEM
+    conds = [Not(IsNull(item))] + [f.cond() for f in spec.where]
+    return Prepared(where=And(tuple(conds)), strings=(("item", item),), since=spec.since,
                     until=spec.until)
 
 
@@ -284,10 +288,12 @@ class Conformance:
     conforming: int
     share: float
     deviations: tuple[Deviation, ...]
+    #: traces without a deviation so far (conforming, or stopped before the end)
+    on_track: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"designed": list(self.designed), "traces": self.traces,
-                "conforming": self.conforming, "share": self.share,
+                "conforming": self.conforming, "share": self.share, "on_track": self.on_track,
                 "deviations": [{"kind": d.kind, "at": d.at, "traces": d.traces}
                                for d in self.deviations]}
 
@@ -328,8 +334,9 @@ def conformance(result: GraphResult, designed: Sequence[str]) -> Conformance:
             counts[dev] = counts.get(dev, 0) + c
     devs = tuple(Deviation(k, at, c) for (k, at), c in
                  sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    stopped = sum(d.traces for d in devs if d.kind == "incomplete")
     return Conformance(tuple(designed), result.traces, ok,
-                       ok / result.traces if result.traces else 0.0, devs)
+                       ok / result.traces if result.traces else 0.0, devs, ok + stopped)
 
 
 # -- export -----------------------------------------------------------------------------
@@ -383,7 +390,8 @@ def write_xes(log: pa.Table, path: Path) -> None:
         fh.write("</log>\n")
 
 
-def spec_from_dict(doc: Mapping[str, Any]) -> GraphSpec:
+def spec_from_dict(doc: Mapping[str, Any],
+                   journey: JourneyDefinition | None = None) -> GraphSpec:
     from cxlens.journeys.specs import duration_seconds, optional_time
     from cxlens.journeys.steps import parse_filter
 
@@ -403,4 +411,4 @@ def spec_from_dict(doc: Mapping[str, Any]) -> GraphSpec:
         session_minutes=duration_seconds(doc.get("session", "30m"), "session") / 60,
         top_variants=int(doc.get("top_variants", 20)),
         since=optional_time(doc.get("since"), "since"),
-        until=optional_time(doc.get("until"), "until"))
+        until=optional_time(doc.get("until"), "until"), journey=journey)

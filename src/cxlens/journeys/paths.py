@@ -31,6 +31,7 @@ from cxlens.journeys.arrays import (
     sorted_unique,
 )
 from cxlens.journeys.steps import Match, check_events, match_from_dict, parse_match
+from cxlens.journeys.touchpoints import JourneyDefinition
 
 SEP = "\x1f"
 US = 1_000_000
@@ -51,6 +52,8 @@ class PathsSpec:
     max_links: int = 50
     since: datetime | None = None
     until: datetime | None = None
+    #: steps are this journey's touchpoints instead of event names / page paths
+    journey: JourneyDefinition | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_steps, int) or not 2 <= self.max_steps <= 50:
@@ -134,7 +137,8 @@ def _paths(starts: np.ndarray, ts: np.ndarray, code: np.ndarray, mask: np.ndarra
 def _prepared(spec: PathsSpec) -> Prepared:
     flags: list[Cond] = [spec.start.cond() if spec.start else TRUE,
                          spec.end.cond() if spec.end else TRUE]
-    return Prepared(where=Not(IsNull(ITEM)), flags=tuple(flags), strings=(("item", ITEM),),
+    item = spec.journey.touchpoint_expr() if spec.journey else ITEM
+    return Prepared(where=Not(IsNull(item)), flags=tuple(flags), strings=(("item", item),),
                     since=spec.since, until=spec.until)
 
 
@@ -314,13 +318,18 @@ def paths(engine: Engine, spec: PathsSpec, *, check: bool = True) -> PathsResult
     return summarize(spec, engine.run(_prepared(spec), kernel(spec), PATH_SCHEMA))
 
 
-def spec_from_dict(doc: Mapping[str, Any]) -> PathsSpec:
+def spec_from_dict(doc: Mapping[str, Any],
+                   journey: JourneyDefinition | None = None) -> PathsSpec:
     from cxlens.journeys.specs import duration_seconds, optional_time
 
     def match(key: str) -> Match | None:
         raw = doc.get(key)
         if raw is None:
             return None
+        if isinstance(raw, str) and journey is not None:
+            for t in journey.touchpoints:
+                if t.name == raw:  # with a journey, a name is a touchpoint first
+                    return Match(None, (), (t.name, t.cond()))
         if isinstance(raw, str):
             return parse_match(raw)
         if isinstance(raw, Mapping):
@@ -336,5 +345,5 @@ def spec_from_dict(doc: Mapping[str, Any]) -> PathsSpec:
         collapse_repeats=bool(doc.get("collapse_repeats", True)),
         top=int(doc.get("top", 20)), max_links=int(doc.get("max_links", 50)),
         since=optional_time(doc.get("since"), "since"),
-        until=optional_time(doc.get("until"), "until"),
+        until=optional_time(doc.get("until"), "until"), journey=journey,
     )

@@ -9,7 +9,9 @@ Fields are named the way analysts name them: ``channel``, ``source``, ``device``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from cxlens.engines.expr import (
@@ -73,19 +75,23 @@ class Filter:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """Events named ``event`` (any event if None) that pass every filter."""
+    """Events named ``event`` (any event if None) that pass every filter; or, for a
+    touchpoint of a journey definition, its condition and name."""
 
     event: str | None
     where: tuple[Filter, ...] = ()
+    touchpoint: tuple[str, Cond] | None = None
 
     def cond(self) -> Cond:
-        parts: list[Cond] = []
+        parts: list[Cond] = [self.touchpoint[1]] if self.touchpoint else []
         if self.event is not None:
             parts.append(Cmp(Col("event"), "=", self.event))
         parts += [f.cond() for f in self.where]
         return And(tuple(parts))
 
     def label(self) -> str:
+        if self.touchpoint is not None and not self.where:
+            return self.touchpoint[0]
         if not self.where:
             return self.event or "any event"
         conds = ", ".join(f"{f.field} {f.op} {f.value}" for f in self.where)
@@ -122,12 +128,31 @@ def parse_match(text: str) -> Match:
     return Match(parts[0], tuple(parse_filter(p) for p in parts[1:] if p))
 
 
+#: touchpoint names -> conditions while a spec is read (per thread / request)
+_TOUCHPOINTS: ContextVar[Mapping[str, Cond]] = ContextVar(
+    "cxlens_touchpoints", default=MappingProxyType({}))
+
+
+def using_journey(touchpoints: Mapping[str, Cond]) -> None:
+    """Make ``{"touchpoint": name}`` steps resolvable (names of one journey definition)."""
+    _TOUCHPOINTS.set(dict(touchpoints))
+
+
 def match_from_dict(doc: Mapping[str, Any], where_field: str) -> Match:
     """``{"event": "...", "where": [{"field": "step", "op": "=", "value": 3}] }``; a
     ``where`` given as a mapping means equality on each key."""
     event = doc.get("event")
     if event is not None and not isinstance(event, str):
         raise SpecError("event must be a string", field=f"{where_field}.event")
+    touchpoint: tuple[str, Cond] | None = None
+    if "touchpoint" in doc:
+        name = doc["touchpoint"]
+        known_tps = _TOUCHPOINTS.get()
+        if name not in known_tps:
+            known = ", ".join(sorted(known_tps)) or "none: name a journey in the spec"
+            raise SpecError(f"unknown touchpoint {name!r}; known: {known}",
+                            field=f"{where_field}.touchpoint")
+        touchpoint = (str(name), known_tps[name])
     raw = doc.get("where", ())
     filters: list[Filter] = []
     if isinstance(raw, Mapping):
@@ -145,7 +170,7 @@ def match_from_dict(doc: Mapping[str, Any], where_field: str) -> Match:
                                 field=f"{where_field}.where")
     else:
         raise SpecError("where must be a list or a mapping", field=f"{where_field}.where")
-    return Match(event, tuple(filters))
+    return Match(event, tuple(filters), touchpoint)
 
 
 def check_events(known: set[str], matches: list[tuple[str, Match]]) -> None:
