@@ -18,7 +18,6 @@ from typing import Any, Literal
 import numba as nb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from cxlens.engines.base import Engine, Prepared
 from cxlens.engines.expr import TRUE, Col, Or
@@ -71,13 +70,17 @@ def period_start(index: int, period: str) -> str:
 
 
 @nb.njit(cache=True, nogil=True)
-def _active(starts: np.ndarray, per: np.ndarray, mask: np.ndarray, out_person: np.ndarray,
-            out_cohort: np.ndarray, out_period: np.ndarray, out_purchases: np.ndarray) -> int:
+def _active(starts: np.ndarray, per: np.ndarray, mask: np.ndarray, out_cohort: np.ndarray,
+            out_period: np.ndarray, out_purchases: np.ndarray, out_prev: np.ndarray,
+            out_next: np.ndarray) -> int:
+    """One row per person and active period, in period order, with whether the person
+    was active in the period before and after: all the summary needs, so no person ids
+    have to leave the partition."""
     k = 0
     for p in range(starts.shape[0] - 1):
         cohort = np.int64(-1)
-        last = np.int64(-1)
         purchases = 0
+        first_row = k
         for i in range(starts[p], starts[p + 1]):
             m = mask[i]
             if m & 4:
@@ -86,31 +89,24 @@ def _active(starts: np.ndarray, per: np.ndarray, mask: np.ndarray, out_person: n
                 if not m & 1:
                     continue
                 cohort = per[i]
-                out_person[k] = p
-                out_cohort[k] = cohort
-                out_period[k] = cohort
-                out_purchases[k] = 0
-                last = cohort
-                k += 1
+            elif not (m & 2) or per[i] == out_period[k - 1]:
                 continue
-            if m & 2 and per[i] != last:
-                out_person[k] = p
-                out_cohort[k] = cohort
-                out_period[k] = per[i]
-                out_purchases[k] = 0
-                last = per[i]
-                k += 1
-        if cohort >= 0:
-            # the purchase count rides on the person's first row
-            j = k - 1
-            while j > 0 and out_person[j - 1] == p:
-                j -= 1
-            out_purchases[j] = purchases
+            out_cohort[k] = cohort
+            out_period[k] = per[i]
+            out_purchases[k] = 0
+            out_prev[k] = k > first_row and out_period[k - 1] == per[i] - 1
+            out_next[k] = False
+            if k > first_row and out_prev[k]:
+                out_next[k - 1] = True
+            k += 1
+        if k > first_row:
+            out_purchases[first_row] = purchases  # the count rides on the first row
     return k
 
 
-ACTIVE_SCHEMA = pa.schema([("person", pa.string()), ("cohort", pa.int64()),
-                           ("period", pa.int64()), ("purchases", pa.int64())])
+ACTIVE_SCHEMA = pa.schema([("cohort", pa.int64()), ("period", pa.int64()),
+                           ("purchases", pa.int64()), ("prev_active", pa.bool_()),
+                           ("next_active", pa.bool_())])
 
 
 def kernel(spec: RetentionSpec) -> Any:
@@ -119,11 +115,12 @@ def kernel(spec: RetentionSpec) -> Any:
         per = period_index(int64_column(table, "ts"), spec.period)
         mask = int64_column(table, "mask")
         n = len(per)
-        op, oc, ope, opu = (np.empty(n, np.int64) for _ in range(4))
-        k = _active(starts, per, mask, op, oc, ope, opu)
-        person = table.column("person").take(pa.array(starts[op[:k]]))
-        return pa.table({"person": person, "cohort": oc[:k], "period": ope[:k],
-                         "purchases": opu[:k]}, schema=ACTIVE_SCHEMA)
+        oc, ope, opu = (np.empty(n, np.int64) for _ in range(3))
+        prev, nxt = np.empty(n, np.bool_), np.empty(n, np.bool_)
+        k = _active(starts, per, mask, oc, ope, opu, prev, nxt)
+        return pa.table({"cohort": oc[:k], "period": ope[:k], "purchases": opu[:k],
+                         "prev_active": prev[:k], "next_active": nxt[:k]},
+                        schema=ACTIVE_SCHEMA)
 
     return run
 
@@ -173,8 +170,6 @@ class RetentionResult:
 def summarize(spec: RetentionSpec, rows: pa.Table) -> RetentionResult:
     if rows.num_rows == 0:
         return RetentionResult(spec, (), (), 0, 0)
-    codes = np.asarray(pc.dictionary_encode(rows.column("person")).combine_chunks().indices,
-                       dtype=np.int64)
     cohort = np.asarray(rows.column("cohort").to_numpy(), np.int64)
     period = np.asarray(rows.column("period").to_numpy(), np.int64)
     purchases = np.asarray(rows.column("purchases").to_numpy(), np.int64)
@@ -191,17 +186,8 @@ def summarize(spec: RetentionSpec, rows: pa.Table) -> RetentionResult:
                        minlength=span * spec.periods).reshape(span, spec.periods)
     cohorts = [Cohort(period_start(int(base + c), spec.period), int(sizes[c]),
                       tuple(int(x) for x in grid[c])) for c in np.flatnonzero(sizes)]
-    # lifecycle: was the person active in the period before / after this row's period?
-    key = codes * (span + 2) + (period - base + 1)
-    active = np.unique(key)
-
-    def has(k: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(active, k)
-        ok: np.ndarray = (i < len(active)) & (active[np.minimum(i, len(active) - 1)] == k)
-        return ok
-
-    prev_active = has(key - 1)
-    next_active = has(key + 1)
+    prev_active = np.asarray(rows.column("prev_active").to_numpy(zero_copy_only=False), bool)
+    next_active = np.asarray(rows.column("next_active").to_numpy(zero_copy_only=False), bool)
     p_idx = period - base
     new = np.bincount(p_idx[first_rows], minlength=span)
     ret = np.bincount(p_idx[~first_rows & prev_active], minlength=span)
