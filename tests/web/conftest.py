@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +12,7 @@ from cxlens.api.app import create_app
 from cxlens.simulate import simulate
 from cxlens.store.workspace import Workspace
 from cxlens.web.auth import add_user
-
-PASSWORD = "richtig-geheim"
+from web.web_support import PASSWORD, login
 
 
 @pytest.fixture(scope="session")
@@ -32,20 +30,6 @@ def shop_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         ws.close()
     return root
-
-
-def csrf_of(html: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert m, "no CSRF field in the form"
-    return m.group(1)
-
-
-def login(client: TestClient, name: str, password: str = PASSWORD) -> None:
-    page = client.get("/login")
-    r = client.post("/login", data={"name": name, "password": password,
-                                    "csrf": csrf_of(page.text), "next": "/"},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from conftest import PASSWORD, csrf_of, login
 from cxlens.api.app import create_app
+from web.web_support import PASSWORD, csrf_of, login
 
 
 def test_pages_redirect_to_login_without_a_session(client: TestClient) -> None:

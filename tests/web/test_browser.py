@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import PASSWORD
+from web.web_support import PASSWORD
 
 pytestmark = [pytest.mark.xdist_group("browser")]
 

@@ -6,8 +6,8 @@ from datetime import date
 
 from fastapi.testclient import TestClient
 
-from conftest import login
 from cxlens.web.i18n import LANGS, MESSAGES, Fmt, negotiate
+from web.web_support import login
 
 
 def test_every_message_exists_in_german_and_english() -> None:

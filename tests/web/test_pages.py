@@ -107,7 +107,7 @@ def test_targets_from_the_workspace_config_mark_misses(shop_ws: Path, anna: Test
     try:
         config.write_text(before + '\n[targets]\nconversion_rate = ">= 0.99"\nvisitors = ">= 1"\n')
         html = anna.get("/?days=90", headers={"accept-language": "en"}).text
-        card = html.split('data-kpi="conversion_rate"')[0].rsplit("<section", 1)[1]
+        card = html.split('data-kpi="conversion_rate"')[0].rsplit('<div class="kpi', 1)[1]
         assert "missed" in card
         assert "Target met" in html and "Target missed" in html
         config.write_text(before + '\n[targets]\nconversion_rate = "about 3%"\n')

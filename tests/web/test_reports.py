@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import csrf_of, login
 from cxlens.errors import ConfigError
 from cxlens.store.workspace import Workspace
 from cxlens.web import alerts, reports, schedule
+from web.web_support import csrf_of, login
 
 CLI = [sys.executable, "-c", "import sys; from cxlens.cli import main; main(sys.argv[1:])"]
 

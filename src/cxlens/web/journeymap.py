@@ -52,12 +52,9 @@ _STAGED_SQL = """
 CREATE OR REPLACE TEMP TABLE staged AS
 WITH names(event, stage) AS (SELECT * FROM (VALUES {values}) v(event, stage)),
 tagged AS (
-    SELECT p.person, p.timestamp, p.event, p.type, p.event_id,
+    SELECT p.person, p.timestamp, p.event, p.type,
            coalesce(last_value(p.channel IGNORE NULLS) OVER w, 'direct') AS touch,
-           CASE WHEN p.event = 'Order Completed'
-                     AND row_number() OVER (PARTITION BY p.person, p.event
-                                            ORDER BY p.timestamp) > 1 THEN 'loyalty'
-                WHEN n.stage IS NOT NULL THEN n.stage
+           CASE WHEN n.stage IS NOT NULL THEN n.stage
                 WHEN p.type IN ('page', 'screen') OR p.event LIKE 'Newsletter %'
                      THEN 'awareness' END AS stage
     FROM pev p LEFT JOIN names n ON n.event = p.event
@@ -65,8 +62,17 @@ tagged AS (
     WINDOW w AS (PARTITION BY p.person ORDER BY p.timestamp
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
-SELECT person, stage, timestamp, event, type, event_id, touch FROM tagged
-WHERE stage IS NOT NULL
+SELECT person, stage, timestamp, event, type, touch FROM tagged WHERE stage IS NOT NULL
+"""
+
+# a person's second order makes them loyal: one more window over the orders only (few
+# rows) instead of numbering every event
+_LOYALTY_SQL = """
+INSERT INTO staged
+SELECT person, 'loyalty', timestamp, event, type, touch FROM (
+    SELECT *, row_number() OVER (PARTITION BY person ORDER BY timestamp) AS k
+    FROM staged WHERE event = 'Order Completed'
+) WHERE k = 2
 """
 
 _CELLS_SQL = """
@@ -146,6 +152,7 @@ def stage_table(con: duckdb.DuckDBPyConnection, period: Period) -> None:
     # the VALUES placeholders are positional, so the period goes in positionally too
     sql = _STAGED_SQL.format(values=placeholders).replace("$since", "?").replace("$until", "?")
     con.execute(sql, [*params, period.since, period.until]).fetchall()
+    con.execute(_LOYALTY_SQL).fetchall()
 
 
 def journey_map(con: duckdb.DuckDBPyConnection, period: Period,

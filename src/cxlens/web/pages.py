@@ -10,9 +10,11 @@ snapshot: a new batch of events changes the key.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ log = logging.getLogger("cxlens.web")
 HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "cxlens_lang"
 PERIODS = (7, 30, 90)
+DEFAULT_FUNNEL = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
 NAV = ("overview", "journey", "funnels", "paths", "graph", "retention", "profiles", "data")
 
 
@@ -295,23 +298,39 @@ async def static_file(request: Request) -> Response:
 
 # -- pages ---------------------------------------------------------------------------
 def _key(ctx: Ctx, name: str, *inputs: Any) -> tuple[Any, ...]:
-    return (name, ctx.project, queries.snapshot_key(ctx.ws, ctx.project), ctx.lang,
-            ctx.period, *inputs)
+    """Results depend on the project, its event snapshot, the period and the inputs; not
+    on the language (charts are drawn per request from cached results)."""
+    return (name, ctx.project, queries.snapshot_key(ctx.ws, ctx.project), ctx.period, *inputs)
+
+
+def _cache(web: Web, ctx: Ctx) -> Callable[[str, Callable[[], Any]], Any]:
+    snapshot = queries.snapshot_key(ctx.ws, ctx.project)
+    return lambda key, make: web.cache.get((key, ctx.project, snapshot), make)
+
+
+def compute_overview(ws: Workspace, project: str, period: queries.Period,
+                     targets: dict[str, kpis.Target]) -> kpis.Overview:
+    con = queries.connect(ws, project)
+    try:
+        return kpis.overview(con, period, targets, queries.feedback_files(ws, project))
+    finally:
+        con.close()
+
+
+def compute_journey(ws: Workspace, project: str, period: queries.Period) -> journeymap.JourneyMap:
+    con = queries.connect(ws, project)
+    try:
+        return journeymap.journey_map(con, period, queries.feedback_files(ws, project))
+    finally:
+        con.close()
 
 
 def overview_page(web: Web, ctx: Ctx) -> Response:
     targets = kpis.parse_targets(ctx.ws.config)
 
-    def make() -> tuple[kpis.Overview, list[Chart]]:
-        con = queries.connect(ctx.ws, ctx.project)
-        try:
-            ov = kpis.overview(con, ctx.period, targets,
-                               queries.feedback_files(ctx.ws, ctx.project))
-        finally:
-            con.close()
-        return ov, views.overview_charts(ov, ctx.lang, ctx.fmt)
-
-    ov, charts = web.cache.get(_key(ctx, "overview", tuple(sorted(targets.items()))), make)
+    ov = web.cache.get(_key(ctx, "overview", tuple(sorted(targets.items()))),
+                       lambda: compute_overview(ctx.ws, ctx.project, ctx.period, targets))
+    charts = views.overview_charts(ov, ctx.lang, ctx.fmt)
     from cxlens.web import alerts
 
     return page_response(web, ctx, "overview.html", charts, ov=ov, kpi_value=views.kpi_value,
@@ -321,17 +340,9 @@ def overview_page(web: Web, ctx: Ctx) -> Response:
 
 
 def journey_page(web: Web, ctx: Ctx) -> Response:
-    def make() -> tuple[journeymap.JourneyMap, list[Chart]]:
-        con = queries.connect(ctx.ws, ctx.project)
-        try:
-            jm = journeymap.journey_map(con, ctx.period,
-                                        queries.feedback_files(ctx.ws, ctx.project))
-        finally:
-            con.close()
-        return jm, [views.dropoff_chart(jm, ctx.lang, ctx.fmt),
-                    views.journey_table(jm, ctx.lang, ctx.fmt)]
-
-    jm, charts = web.cache.get(_key(ctx, "journey"), make)
+    jm = web.cache.get(_key(ctx, "journey"),
+                       lambda: compute_journey(ctx.ws, ctx.project, ctx.period))
+    charts = [views.dropoff_chart(jm, ctx.lang, ctx.fmt), views.journey_table(jm, ctx.lang, ctx.fmt)]
     return page_response(web, ctx, "journey.html", charts, jm=jm,
                          rows=views.journey_cells(jm, ctx.lang, ctx.fmt))
 
@@ -377,16 +388,13 @@ def funnels_page(web: Web, ctx: Ctx) -> Response:
     charts: list[Chart] = []
     error = None
     if not steps:
-        steps = [s for s in ("Product Viewed", "Product Added", "Checkout Started",
-                             "Order Completed") if s in names]
+        steps = [s for s in DEFAULT_FUNNEL if s in names]
     if len(steps) < 2:
         error = t(ctx.lang, "funnel.need_steps")
     else:
         try:
-            charts = web.cache.get(_key(ctx, "funnel", tuple(steps), window, breakdown),
-                                   lambda: views.funnel_charts(ctx.ws, ctx.project, steps, window,
-                                                               breakdown, ctx.period, ctx.lang,
-                                                               ctx.fmt))
+            charts = views.funnel_charts(ctx.ws, ctx.project, steps, window, breakdown,
+                                         ctx.period, ctx.lang, ctx.fmt, _cache(web, ctx))
         except CxError as exc:
             error = exc.message
     return page_response(web, ctx, "funnels.html", charts, names=names, steps=steps,
@@ -406,27 +414,21 @@ def paths_page(web: Web, ctx: Ctx) -> Response:
         names = web.cache.get(_key(ctx, "event-names"), lambda: views.event_names(con))
     finally:
         con.close()
-    charts = web.cache.get(_key(ctx, "paths", start, max_steps), lambda: views.paths_charts(
-        ctx.ws, ctx.project, start, max_steps, ctx.period, ctx.lang, ctx.fmt))
+    charts = views.paths_charts(ctx.ws, ctx.project, start, max_steps, ctx.period, ctx.lang,
+                                ctx.fmt, _cache(web, ctx))
     return page_response(web, ctx, "paths.html", charts, names=names, start=start,
                          max_steps=max_steps)
 
 
 def graph_page(web: Web, ctx: Ctx) -> Response:
-    charts = web.cache.get(_key(ctx, "graph"), lambda: views.graph_charts(
-        ctx.ws, ctx.project, ctx.period, ctx.lang, ctx.fmt))
+    charts = views.graph_charts(ctx.ws, ctx.project, ctx.period, ctx.lang, ctx.fmt,
+                                _cache(web, ctx))
     return page_response(web, ctx, "charts.html", charts, title=t(ctx.lang, "graph.title"))
 
 
 def retention_page(web: Web, ctx: Ctx) -> Response:
-    def make() -> list[Chart]:
-        con = queries.connect(ctx.ws, ctx.project)
-        try:
-            return [views.retention_chart(con, ctx.lang, ctx.fmt)]
-        finally:
-            con.close()
-
-    charts = web.cache.get(_key(ctx, "retention"), make)
+    charts = views.retention_charts(ctx.ws, ctx.project, ctx.lang, ctx.fmt,
+                                    cache=_cache(web, ctx))
     return page_response(web, ctx, "charts.html", charts, title=t(ctx.lang, "retention.title"))
 
 
@@ -483,6 +485,53 @@ def data_page(web: Web, ctx: Ctx) -> Response:
                          health=datastatus.collector_health(web.app_state))
 
 
+def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
+    """Compute what a user sees first (the default period of every page) into the cache,
+    so the first visit after new data does not wait for the queries."""
+    period = queries.last_days(days, queries.default_end(ws, project))
+    snapshot = queries.snapshot_key(ws, project)
+    targets = kpis.parse_targets(ws.config)
+    web.cache.get(("overview", project, snapshot, period, tuple(sorted(targets.items()))),
+                  lambda: compute_overview(ws, project, period, targets))
+    web.cache.get(("journey", project, snapshot, period),
+                  lambda: compute_journey(ws, project, period))
+
+    def cache(key: str, make: Callable[[], Any]) -> Any:
+        return web.cache.get((key, project, snapshot), make)
+
+    fmt = Fmt("en")
+    views.graph_charts(ws, project, period, "en", fmt, cache)
+    views.paths_charts(ws, project, None, 4, period, "en", fmt, cache)
+    views.retention_charts(ws, project, "en", fmt, cache=cache)
+    con = queries.connect(ws, project)
+    try:
+        names = views.event_names(con)
+    finally:
+        con.close()
+    steps = [s for s in DEFAULT_FUNNEL if s in names]
+    if len(steps) >= 2:
+        views.funnel_charts(ws, project, steps, "7d", None, period, "en", fmt, cache)
+
+
+def warm_forever(web: Web, stop: threading.Event, every: float = 30.0) -> None:
+    """Re-warm a project whenever its event snapshot changed (checked every ``every`` s)."""
+    seen: dict[str, tuple[int, int]] = {}
+    while not stop.is_set():
+        try:
+            ws = Workspace.open(web.root)
+            try:
+                for project in ws.projects():
+                    snap = queries.snapshot_key(ws, project)
+                    if snap[0] and seen.get(project) != snap:
+                        warm_project(web, ws, project)
+                        seen[project] = snap
+            finally:
+                ws.close()
+        except Exception:  # a bad config or a vanished file: pages will say so; keep going
+            log.exception("warming the dashboard cache failed")
+        stop.wait(every)
+
+
 def install(app: Any, root: Path) -> None:
     """Mount the dashboard on the cxlens app (called from ``create_app``)."""
     ws = Workspace.open(root)
@@ -518,3 +567,18 @@ def install(app: Any, root: Path) -> None:
     from cxlens.web import schedule
 
     schedule.install(app, root)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            stop = threading.Event()
+            if os.environ.get("CXLENS_DASHBOARD_PREWARM", "1") != "0":
+                threading.Thread(target=warm_forever, args=(web, stop), daemon=True,
+                                 name="cxlens-dashboard-warm").start()
+            try:
+                yield state
+            finally:
+                stop.set()
+
+    app.router.lifespan_context = lifespan

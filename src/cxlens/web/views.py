@@ -3,14 +3,14 @@ language to :class:`Chart` objects. The routes in ``pages.py`` only pick the inp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from cxlens.engines.local import DuckDBEngine
-from cxlens.journeys import funnels, graph, paths
+from cxlens.journeys import funnels, graph, paths, retention
 from cxlens.store.workspace import Workspace
 from cxlens.web import charts
 from cxlens.web.charts import Chart, Table
@@ -20,6 +20,16 @@ from cxlens.web.kpis import Kpi, Overview
 from cxlens.web.queries import Period
 
 BREAKDOWNS = ("channel", "device", "source", "locale")
+
+T = TypeVar("T")
+#: ``cache(key, make)``: the page's result cache (per project and event snapshot); the
+#: analyses' results are cached, not the charts, so one result serves both languages
+Cache = Callable[[str, Callable[[], T]], T]
+
+
+def no_cache(key: str, make: Callable[[], T]) -> T:
+    del key
+    return make()
 
 
 def kpi_value(fmt: Fmt, k: Kpi, value: float | None) -> str:
@@ -151,12 +161,14 @@ def dropoff_chart(jm: JourneyMap, lang: Lang, fmt: Fmt) -> Chart:
 
 # -- funnels ---------------------------------------------------------------------------
 def funnel_charts(ws: Workspace, project: str, steps: Sequence[str], window: str,
-                  breakdown: str | None, period: Period, lang: Lang, fmt: Fmt) -> list[Chart]:
+                  breakdown: str | None, period: Period, lang: Lang, fmt: Fmt,
+                  cache: Cache[Any] = no_cache) -> list[Chart]:
     spec = funnels.spec_from_dict({"steps": list(steps), "window": window,
                                    "breakdown": breakdown or None,
                                    "since": period.since.isoformat(),
                                    "until": period.until.isoformat(), "list_persons": 0})
-    res = funnels.funnel(DuckDBEngine(ws, project), spec)
+    res: funnels.FunnelResult = cache(repr(spec), lambda: funnels.funnel(
+        DuckDBEngine(ws, project), spec))
     names = [s.name for s in res.steps]
     fig = charts.bar(names, {t(lang, "funnel.persons"): [s.persons for s in res.steps]})
     table = Table(("step", "name", "persons", "conversion", "from_previous", "dropped",
@@ -189,11 +201,13 @@ def event_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 # -- paths and graph -------------------------------------------------------------------
 def paths_charts(ws: Workspace, project: str, start: str | None, max_steps: int,
-                 period: Period, lang: Lang, fmt: Fmt) -> list[Chart]:
+                 period: Period, lang: Lang, fmt: Fmt, cache: Cache[Any] = no_cache
+                 ) -> list[Chart]:
     spec = paths.spec_from_dict({"start": start or None, "max_steps": max_steps, "top": 15,
                                  "max_links": 40, "since": period.since.isoformat(),
                                  "until": period.until.isoformat()})
-    res = paths.paths(DuckDBEngine(ws, project), spec)
+    res: paths.PathsResult = cache(repr(spec), lambda: paths.paths(
+        DuckDBEngine(ws, project), spec))
     index = {n.id: i for i, n in enumerate(res.nodes)}
     used = [li for li in res.links if li.source in index and li.target in index]
     fig = charts.sankey([f"{n.step}. {n.item}" for n in res.nodes],
@@ -213,11 +227,12 @@ def paths_charts(ws: Workspace, project: str, start: str | None, max_steps: int,
             Chart("top", t(lang, "paths.top"), top)]
 
 
-def graph_charts(ws: Workspace, project: str, period: Period, lang: Lang, fmt: Fmt
-                 ) -> list[Chart]:
+def graph_charts(ws: Workspace, project: str, period: Period, lang: Lang, fmt: Fmt,
+                 cache: Cache[Any] = no_cache) -> list[Chart]:
     spec = graph.GraphSpec(per_session=True, top_variants=10, since=period.since,
                            until=period.until)
-    res = graph.graph(DuckDBEngine(ws, project), spec)
+    res: graph.GraphResult = cache(repr(spec), lambda: graph.graph(
+        DuckDBEngine(ws, project), spec))
     edges = sorted(res.edges, key=lambda e: -e.count)[:40]
     nodes = sorted({e.source for e in edges} | {e.target for e in edges},
                    key=lambda n: -sum(e.count for e in edges if e.source == n))
@@ -244,35 +259,43 @@ def graph_charts(ws: Workspace, project: str, period: Period, lang: Lang, fmt: F
 
 
 # -- retention -------------------------------------------------------------------------
-def retention_chart(con: duckdb.DuckDBPyConnection, lang: Lang, fmt: Fmt,
-                    months: int = 6) -> Chart:
-    """Share of each first-order cohort (month) that orders again in month 1, 2, ..."""
-    rows = con.execute("""
-        WITH o AS (SELECT person, date_trunc('month', date) AS m FROM pev
-                   WHERE event = 'Order Completed'),
-        c AS (SELECT person, min(m) AS cohort FROM o GROUP BY 1),
-        a AS (SELECT c.cohort, datediff('month', c.cohort, o.m) AS k,
-                     count(DISTINCT o.person) AS n
-              FROM o JOIN c USING (person) GROUP BY 1, 2)
-        SELECT cohort, k, n FROM a WHERE k <= $months ORDER BY cohort, k
-    """, {"months": months}).fetchall()
-    sizes: dict[Any, int] = {}
-    cells: dict[tuple[Any, int], int] = {}
-    for cohort, k, n in rows:
-        if k == 0:
-            sizes[cohort] = int(n)
-        cells[(cohort, int(k))] = int(n)
-    cohorts = sorted(sizes)
-    ks = list(range(1, months + 1))
-    z = [[(cells.get((c, k), 0) / sizes[c]) if sizes[c] else None for k in ks] for c in cohorts]
+def retention_charts(ws: Workspace, project: str, lang: Lang, fmt: Fmt, period: str = "month",
+                     periods: int = 6, cache: Cache[Any] = no_cache) -> list[Chart]:
+    """Cohorts by first order, share ordering again k periods later (cxlens.journeys
+    retention), and the lifecycle of buyers per period (new, returning, resurrected,
+    dormant)."""
+    spec = retention.spec_from_dict({"period": period, "first": "Order Completed",
+                                     "returning": "Order Completed",
+                                     "purchase": "Order Completed", "periods": periods})
+    res: retention.RetentionResult = cache(repr(spec), lambda: retention.retention(
+        DuckDBEngine(ws, project), spec))
+    cohorts = list(res.cohorts)
+    ks = list(range(1, periods + 1))
+    z: list[list[float | None]] = [
+        [(c.retained[k] / c.persons) if c.persons and k < len(c.retained) else None
+         for k in ks] for c in cohorts]
     text = [[fmt.percent(v, 1) if v is not None else "" for v in row] for row in z]
-    labels = [c.strftime("%Y-%m") for c in cohorts]
+    labels = [c.start for c in cohorts]
     xs = [t(lang, "retention.month", n=k) for k in ks]
     fig = charts.heatmap(xs, labels, z, text, height=max(300, 40 * len(cohorts) + 120))
     table = Table(("cohort", "customers", *[f"month_{k}" for k in ks]),
-                  tuple((lab, sizes[c], *row) for lab, c, row in zip(labels, cohorts, z,
-                                                                      strict=True)),
-                  tuple((lab, fmt.number(sizes[c]), *tr) for lab, c, tr in zip(
-                      labels, cohorts, text, strict=True)))
-    return Chart("retention", t(lang, "retention.heatmap"), table,
-                 charts.to_div(fig, "chart-retention", lang))
+                  tuple((c.start, c.persons, *row) for c, row in zip(cohorts, z, strict=True)),
+                  tuple((c.start, fmt.number(c.persons), *tr)
+                        for c, tr in zip(cohorts, text, strict=True)))
+    life = list(res.lifecycle)
+    kinds = ("new", "returning", "resurrected", "dormant")
+    lfig = charts.bar([lp.start for lp in life],
+                      {t(lang, f"retention.{k}"): [(-1 if k == "dormant" else 1) * getattr(lp, k)
+                                                   for lp in life] for k in kinds})
+    lfig.update_layout(barmode="relative")
+    ltable = Table(("period", *kinds),
+                   tuple((lp.start, lp.new, lp.returning, lp.resurrected, lp.dormant)
+                         for lp in life),
+                   tuple((lp.start, *(fmt.number(getattr(lp, k)) for k in kinds))
+                         for lp in life))
+    note = t(lang, "retention.repeat", rate=fmt.percent(res.repeat_purchase_rate),
+             buyers=fmt.number(res.buyers))
+    return [Chart("retention", t(lang, "retention.heatmap"), table,
+                  charts.to_div(fig, "chart-retention", lang), note=note),
+            Chart("lifecycle", t(lang, "retention.lifecycle"), ltable,
+                  charts.to_div(lfig, "chart-lifecycle", lang))]
