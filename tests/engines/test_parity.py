@@ -112,3 +112,25 @@ def test_retention_is_identical_on_duckdb_and_spark(engines: tuple[Any, Any],
     a, b = retention(duck, spec), retention(spark, spec, check=False)
     assert a.cohorts
     assert a.to_dict() == b.to_dict()
+
+
+def test_journey_stages_are_identical_on_duckdb_and_spark(engines: tuple[Any, Any]) -> None:
+    from cxlens.journeys.stages import StagesSpec, stages
+    from cxlens.journeys.touchpoints import EXAMPLES, load_definition
+
+    duck, spark = engines
+    spec = StagesSpec(load_definition(EXAMPLES / "b2c.toml"))
+    a, b = stages(duck, spec), stages(spark, spec)
+    assert a.persons.num_rows > 0
+    assert a.to_dict() == b.to_dict()
+    same_table(a.persons, b.persons, ["person"])
+
+
+def test_touchpoint_paths_are_identical_on_duckdb_and_spark(engines: tuple[Any, Any]) -> None:
+    from cxlens.journeys.paths import paths, spec_from_dict
+    from cxlens.journeys.touchpoints import EXAMPLES, load_definition
+
+    duck, spark = engines
+    spec = spec_from_dict({"start": "Produktseite", "max_steps": 4},
+                          load_definition(EXAMPLES / "b2c.toml"))
+    assert paths(duck, spec).to_dict() == paths(spark, spec, check=False).to_dict()

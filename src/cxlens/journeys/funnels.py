@@ -386,7 +386,7 @@ class FunnelResult:
 
 
 def _step_results(spec: FunnelSpec, level: np.ndarray, times: np.ndarray,
-                  persons: list[str] | None) -> tuple[StepResult, ...]:
+                  persons: pa.Array | pa.ChunkedArray | None) -> tuple[StepResult, ...]:
     n = len(spec.steps)
     out: list[StepResult] = []
     counts: list[int] = []
@@ -407,8 +407,10 @@ def _step_results(spec: FunnelSpec, level: np.ndarray, times: np.ndarray,
                 med = float(np.median(times[ok, k] - times[ok, q])) / US
         dropped_names: tuple[str, ...] = ()
         if persons is not None and k and spec.list_persons > 0:
-            idx = np.flatnonzero(level == k)[: spec.list_persons]
-            dropped_names = tuple(persons[i] for i in idx)
+            # only the dropped persons' ids become Python strings, smallest first
+            who = persons.take(pa.array(np.flatnonzero(level == k)))
+            first = pc.sort_indices(who)[: spec.list_persons]
+            dropped_names = tuple(who.take(first).to_pylist())
         out.append(StepResult(
             step=k + 1, name=step.name, persons=counts[k],
             conversion=counts[k] / counts[0] if counts[0] else 0.0,
@@ -429,12 +431,10 @@ def _times_matrix(table: pa.Table, n: int) -> np.ndarray:
 
 def summarize(spec: FunnelSpec, persons: pa.Table) -> FunnelResult:
     """Counts, conversion, time to convert and breakdowns from the per-person rows."""
-    persons = persons.sort_by([("person", "ascending")])
     n = len(spec.steps)
     level = np.asarray(persons.column("level").to_numpy(), dtype=np.int32)
     times = _times_matrix(persons, n)
-    names: list[str] = persons.column("person").to_pylist()
-    steps = _step_results(spec, level, times, names)
+    steps = _step_results(spec, level, times, persons.column("person"))
     done = level >= n
     ttc_s = (times[done, n - 1] - times[done].clip(min=0).min(axis=1)
              if spec.mode == "unordered" else times[done, n - 1] - times[done, 0]) / US
@@ -452,10 +452,9 @@ def summarize(spec: FunnelSpec, persons: pa.Table) -> FunnelResult:
     )
     breakdown: dict[str, tuple[StepResult, ...]] = {}
     if spec.breakdown is not None:
-        values = np.array([v if v is not None else "(none)"
-                           for v in persons.column("breakdown").to_pylist()], dtype=object)
-        for value in sorted(set(values.tolist())):
-            sel = values == value
+        codes, labels = encode(pc.fill_null(persons.column("breakdown"), "(none)"))
+        for code, value in sorted(enumerate(labels.to_pylist()), key=lambda cv: cv[1]):
+            sel = codes == code
             breakdown[value] = _step_results(spec, level[sel], times[sel], None)
     return FunnelResult(spec, steps, ttc, breakdown, persons)
 
