@@ -120,3 +120,31 @@ def test_targets_from_the_workspace_config_mark_misses(shop_ws: Path, anna: Test
 def test_data_page_shows_import_history_and_sources(anna: TestClient) -> None:
     html = anna.get("/data?days=90", headers={"accept-language": "en"}).text
     assert "Import history" in html and "simulate" in html and "cxlens_events_received" in html
+
+
+def test_journey_map_follows_the_workspace_journey_definition(shop_ws: Path,
+                                                              anna: TestClient) -> None:
+    config = shop_ws / "cxlens.toml"
+    before = config.read_text()
+    try:
+        config.write_text(before + '\n[dashboard]\njourney = "b2c"\n')
+        rows = list(csv.DictReader(io.StringIO(
+            anna.get("/journey?days=90&rows=touchpoint&export=journey").text)))
+        stages = [r["stage"] for r in rows if r["channel"] == "all"]
+        assert stages == ["Aufmerksamkeit", "Erwägung", "Kauf", "Lieferung", "Wiederkauf"]
+        touchpoints = {r["channel"] for r in rows}
+        assert {"Produktseite", "Bestellung", "Website-Besuch"} <= touchpoints
+        # a second order enters "Wiederkauf", which no touchpoint maps to
+        assert next(int(r["persons"]) for r in rows
+                    if r["stage"] == "Wiederkauf" and r["channel"] == "all") > 0
+        html = anna.get("/journey?days=90&rows=touchpoint").text
+        assert "<th scope=\"col\">Erwägung</th>" in html and "rows=touchpoint" in html
+        cell = anna.get("/journey/cell?days=90&stage=Kauf&channel=Bestellung&rows=touchpoint"
+                        "&export=events")
+        assert cell.status_code == 200
+        events = {r["event"] for r in csv.DictReader(io.StringIO(cell.text))}
+        assert "Order Completed" in events
+        assert events <= {"Order Completed", "Checkout Started", "Checkout Step Viewed"}
+        assert anna.get("/journey/cell?stage=purchase&rows=touchpoint").status_code == 400
+    finally:
+        config.write_text(before)

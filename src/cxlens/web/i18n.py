@@ -108,6 +108,8 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
               "through this channel, the share who reach the next stage and the median time to "
               "it. Red means many drop off. Click a cell for the persons and events behind it."},
     "journey.channel": {"de": "Kanal", "en": "Channel"},
+    "journey.touchpoint": {"de": "Touchpoint", "en": "Touchpoint"},
+    "journey.rows": {"de": "Zeilen", "en": "Rows"},
     "journey.stage": {"de": "Phase", "en": "Stage"},
     "journey.persons": {"de": "Personen", "en": "Persons"},
     "journey.to_next": {"de": "weiter", "en": "onward"},
@@ -278,6 +280,13 @@ def t(lang: Lang, key: str, **values: object) -> str:
 
 def has(key: str) -> bool:
     return key in MESSAGES
+
+
+def stage_label(lang: Lang, stage: str) -> str:
+    """A built-in stage in the reader's language; a journey definition's own stage names
+    (already in the shop's language) as they are."""
+    key = f"stage.{stage}"
+    return t(lang, key) if key in MESSAGES else stage
 
 
 def channel_label(lang: Lang, channel: str | None) -> str:

@@ -14,12 +14,16 @@ module's own stage definitions land.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
 import duckdb
 
+from cxlens.errors import SpecError
+from cxlens.journeys.touchpoints import JourneyDefinition
 from cxlens.web.queries import Period
 
 STAGES: Final[tuple[str, ...]] = (
@@ -50,26 +54,23 @@ STAGE_EVENTS: Final[dict[str, str]] = {
 
 _STAGED_SQL = """
 CREATE OR REPLACE TEMP TABLE staged AS
-WITH names(event, stage) AS (SELECT * FROM (VALUES {values}) v(event, stage)),
-tagged AS (
-    SELECT p.person, p.timestamp, p.event, p.type,
-           coalesce(last_value(p.channel IGNORE NULLS) OVER w, 'direct') AS touch,
-           CASE WHEN n.stage IS NOT NULL THEN n.stage
-                WHEN p.type IN ('page', 'screen') OR p.event LIKE 'Newsletter %'
-                     THEN 'awareness' END AS stage
-    FROM pev p LEFT JOIN names n ON n.event = p.event
-    WHERE p.timestamp >= $since AND p.timestamp < $until
-    WINDOW w AS (PARTITION BY p.person ORDER BY p.timestamp
+SELECT * FROM (
+    SELECT person, timestamp, event, type,
+           coalesce(last_value(channel IGNORE NULLS) OVER w, 'direct') AS touch,
+           {touchpoint} AS touchpoint,
+           {stage} AS stage
+    FROM pev
+    WHERE timestamp >= ? AND timestamp < ?
+    WINDOW w AS (PARTITION BY person ORDER BY timestamp
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-)
-SELECT person, stage, timestamp, event, type, touch FROM tagged WHERE stage IS NOT NULL
+) WHERE stage IS NOT NULL
 """
 
-# a person's second order makes them loyal: one more window over the orders only (few
-# rows) instead of numbering every event
+# a person's second order enters the last stage (loyalty / Wiederkauf) when no touchpoint
+# does: one window over the orders only (few rows) instead of numbering every event
 _LOYALTY_SQL = """
 INSERT INTO staged
-SELECT person, 'loyalty', timestamp, event, type, touch FROM (
+SELECT person, timestamp, event, type, touch, touchpoint, ? FROM (
     SELECT *, row_number() OVER (PARTITION BY person ORDER BY timestamp) AS k
     FROM staged WHERE event = 'Order Completed'
 ) WHERE k = 2
@@ -77,7 +78,7 @@ SELECT person, 'loyalty', timestamp, event, type, touch FROM (
 
 _CELLS_SQL = """
 WITH firsts AS (
-    SELECT person, stage, min(timestamp) AS at, arg_min(touch, timestamp) AS touch
+    SELECT person, stage, min(timestamp) AS at, arg_min({row}, timestamp) AS row_value
     FROM staged GROUP BY person, stage
 ),
 ordered AS (
@@ -85,17 +86,69 @@ ordered AS (
     USING (stage)
 ),
 joined AS (
-    SELECT a.stage, a.idx, a.touch, a.person,
+    SELECT a.stage, a.idx, a.row_value, a.person,
            b.at IS NOT NULL AND b.at >= a.at AS next_ok,
            CASE WHEN b.at >= a.at THEN epoch(b.at) - epoch(a.at) END AS secs
     FROM ordered a LEFT JOIN ordered b ON b.person = a.person AND b.idx = a.idx + 1
 )
-SELECT stage, idx, touch, count(*) AS persons,
+SELECT stage, idx, row_value, count(*) AS persons,
        count(*) FILTER (WHERE next_ok) AS advanced,
        median(secs) AS median_secs
-FROM joined GROUP BY GROUPING SETS ((stage, idx, touch), (stage, idx))
+FROM joined GROUP BY GROUPING SETS ((stage, idx, row_value), (stage, idx))
 ORDER BY idx, persons DESC
 """
+
+#: what the map's rows are: the channel of the entering event, or its touchpoint
+ROWS = {"channel": "touch", "touchpoint": "touchpoint"}
+
+
+@dataclass(frozen=True, slots=True)
+class Stages:
+    """Event -> stage (and touchpoint) as SQL: the built-in mapping, or a journey
+    definition of ``cxlens.journeys.touchpoints`` (``<ws>/journeys/<name>.toml``)."""
+
+    names: tuple[str, ...]
+    stage_sql: str
+    stage_params: tuple[object, ...]
+    touchpoint_sql: str
+    touchpoint_params: tuple[object, ...]
+    loyalty_stage: str | None  # entered by a second order when no touchpoint maps to it
+    from_definition: bool = False
+
+
+def configured_stages(root: Path, config: Mapping[str, Any]) -> Stages:
+    """``[dashboard] journey = "b2c"`` in cxlens.toml: that journey definition
+    (``<ws>/journeys/b2c.toml`` or the shipped example); otherwise the built-in mapping."""
+    name = (config.get("dashboard", {}) or {}).get("journey")
+    if not name:
+        return builtin_stages()
+    from cxlens.journeys.touchpoints import workspace_definition
+
+    return definition_stages(workspace_definition(root, str(name)))
+
+
+def builtin_stages() -> Stages:
+    params: list[object] = []
+    whens = []
+    for event, stage in STAGE_EVENTS.items():
+        whens.append("WHEN ? THEN ?")
+        params += [event, stage]
+    stage_sql = (f"CASE event {' '.join(whens)} ELSE CASE WHEN type IN ('page', 'screen') "
+                 "OR event LIKE 'Newsletter %' THEN 'awareness' END END")
+    return Stages(STAGES, stage_sql, tuple(params), "coalesce(event, type)", (), "loyalty")
+
+
+def definition_stages(definition: JourneyDefinition) -> Stages:
+    from cxlens.engines.expr import to_sql
+
+    sp: list[object] = []
+    stage_sql = to_sql(definition.stage_expr(), sp)
+    tp: list[object] = []
+    tp_sql = to_sql(definition.touchpoint_expr(), tp)
+    mapped = {t.stage for t in definition.touchpoints}
+    last = definition.stages[-1]
+    return Stages(definition.stages, stage_sql, tuple(sp), tp_sql, tuple(tp),
+                  None if last in mapped else last, True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +177,10 @@ class Cell:
 class JourneyMap:
     period: Period
     stages: tuple[str, ...]
-    channels: tuple[str, ...]
+    channels: tuple[str, ...]  # the row values (channels or touchpoints), biggest first
     cells: dict[tuple[str, str | None], Cell]
+    rows: str = "channel"
+    from_definition: bool = False
 
     def cell(self, stage: str, channel: str | None) -> Cell | None:
         return self.cells.get((stage, channel))
@@ -146,36 +201,40 @@ def _values(pairs: list[tuple[str, object]]) -> tuple[str, list[object]]:
     return ", ".join(["(?, ?)"] * len(pairs)), params
 
 
-def stage_table(con: duckdb.DuckDBPyConnection, period: Period) -> None:
-    """Materialise ``staged`` (person, stage, timestamp, event, touch) for the period."""
-    placeholders, params = _values(list(STAGE_EVENTS.items()))
-    # the VALUES placeholders are positional, so the period goes in positionally too
-    sql = _STAGED_SQL.format(values=placeholders).replace("$since", "?").replace("$until", "?")
-    con.execute(sql, [*params, period.since, period.until]).fetchall()
-    con.execute(_LOYALTY_SQL).fetchall()
+def stage_table(con: duckdb.DuckDBPyConnection, period: Period, stages: Stages) -> None:
+    """Materialise ``staged`` (person, timestamp, event, type, touch, touchpoint, stage)."""
+    sql = _STAGED_SQL.format(touchpoint=stages.touchpoint_sql, stage=stages.stage_sql)
+    con.execute(sql, [*stages.touchpoint_params, *stages.stage_params, period.since,
+                      period.until]).fetchall()
+    if stages.loyalty_stage is not None:
+        con.execute(_LOYALTY_SQL, [stages.loyalty_stage]).fetchall()
 
 
 def journey_map(con: duckdb.DuckDBPyConnection, period: Period,
-                feedback: list[str] | None = None) -> JourneyMap:
-    stage_table(con, period)
-    placeholders, params = _values([(s, i) for i, s in enumerate(STAGES)])
-    rows = con.execute(_CELLS_SQL.format(order=placeholders), params).fetchall()
+                feedback: list[str] | None = None, stages: Stages | None = None,
+                rows: str = "channel") -> JourneyMap:
+    stages = stages or builtin_stages()
+    if rows not in ROWS:
+        raise SpecError(f"rows must be one of {list(ROWS)}, got {rows!r}", field="rows")
+    stage_table(con, period, stages)
+    placeholders, params = _values([(s, i) for i, s in enumerate(stages.names)])
+    sql = _CELLS_SQL.format(order=placeholders, row=ROWS[rows])
     cells: dict[tuple[str, str | None], Cell] = {}
     volume: dict[str, int] = {}
-    for stage, idx, touch, persons, advanced, med in rows:
-        last = int(idx) == len(STAGES) - 1
-        cells[(stage, touch)] = Cell(stage, touch, int(persons), int(advanced),
+    for stage, idx, value, persons, advanced, med in con.execute(sql, params).fetchall():
+        last = int(idx) == len(stages.names) - 1
+        cells[(stage, value)] = Cell(stage, value, int(persons), int(advanced),
                                      float(med) if med is not None else None, last)
-        if touch is not None:
-            volume[touch] = volume.get(touch, 0) + int(persons)
+        if value is not None:
+            volume[value] = volume.get(value, 0) + int(persons)
     if feedback:
-        _add_sentiment(con, period, feedback, cells)
-    channels = tuple(sorted(volume, key=lambda c: (-volume[c], c)))
-    return JourneyMap(period, STAGES, channels, cells)
+        _add_sentiment(con, period, feedback, cells, stages)
+    values = tuple(sorted(volume, key=lambda c: (-volume[c], c)))
+    return JourneyMap(period, stages.names, values, cells, rows, stages.from_definition)
 
 
 def _add_sentiment(con: duckdb.DuckDBPyConnection, period: Period, files: list[str],
-                   cells: dict[tuple[str, str | None], Cell]) -> None:
+                   cells: dict[tuple[str, str | None], Cell], stages: Stages) -> None:
     """Mean score (as a share of its scale) of feedback given in the stage: the survey
     answers come after a delivery or a ticket, so they belong to the touchpoint asked."""
     rows = con.execute("""
@@ -188,6 +247,15 @@ def _add_sentiment(con: duckdb.DuckDBPyConnection, period: Period, files: list[s
         GROUP BY 1
     """, [files, period.since, period.until]).fetchall()
     by_stage = {str(s): float(v) for s, v in rows if v is not None}
+    if stages.from_definition:  # surveys about delivery, checkout, service: map by position
+        names = stages.names
+        alias = {"purchase": names[min(2, len(names) - 1)],
+                 "delivery": names[min(3, len(names) - 1)],
+                 "service": names[min(3, len(names) - 1)]}
+        merged: dict[str, list[float]] = {}
+        for k, v in by_stage.items():
+            merged.setdefault(alias[k], []).append(v)
+        by_stage = {k: sum(v) / len(v) for k, v in merged.items()}
     for key, c in list(cells.items()):
         if c.stage in by_stage:
             cells[key] = Cell(c.stage, c.channel, c.persons, c.advanced, c.median_seconds,
@@ -203,24 +271,32 @@ class CellDetail:
 
 
 def cell_detail(con: duckdb.DuckDBPyConnection, period: Period, stage: str,
-                channel: str | None, limit: int = 100) -> CellDetail:
-    """The persons who entered ``stage`` through ``channel`` and their events in it."""
-    stage_table(con, period)
-    persons = con.execute("""
+                value: str | None, stages: Stages | None = None, rows: str = "channel",
+                limit: int = 100) -> CellDetail:
+    """The persons who entered ``stage`` through ``value`` (a channel or touchpoint) and
+    their events in that stage."""
+    stages = stages or builtin_stages()
+    if rows not in ROWS:
+        raise SpecError(f"rows must be one of {list(ROWS)}, got {rows!r}", field="rows")
+    if stage not in stages.names:
+        raise SpecError(f"stage must be one of {list(stages.names)}", field="stage")
+    stage_table(con, period, stages)
+    col = ROWS[rows]  # from the fixed mapping above, never from the request
+    persons = con.execute(f"""
         WITH entry AS (
-            SELECT person, arg_min(touch, timestamp) AS touch FROM staged
+            SELECT person, arg_min({col}, timestamp) AS value FROM staged
             WHERE stage = $stage GROUP BY person
         )
         SELECT s.person, count(*), min(s.timestamp), max(s.timestamp)
         FROM staged s JOIN entry e USING (person)
-        WHERE s.stage = $stage AND ($channel IS NULL OR e.touch = $channel)
+        WHERE s.stage = $stage AND ($value IS NULL OR e.value = $value)
         GROUP BY s.person ORDER BY count(*) DESC, s.person LIMIT $limit
-    """, {"stage": stage, "channel": channel, "limit": limit}).fetchall()
+    """, {"stage": stage, "value": value, "limit": limit}).fetchall()
     names = [p[0] for p in persons]
     events = con.execute("""
         SELECT timestamp, person, coalesce(event, type), touch FROM staged
         WHERE stage = $stage AND list_contains($names, person)
         ORDER BY timestamp LIMIT 500
     """, {"stage": stage, "names": names}).fetchall() if names else []
-    return CellDetail(stage, channel, tuple((str(a), int(b), c, d) for a, b, c, d in persons),
+    return CellDetail(stage, value, tuple((str(a), int(b), c, d) for a, b, c, d in persons),
                       tuple((a, str(b), str(c), str(d)) for a, b, c, d in events))

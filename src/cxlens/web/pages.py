@@ -29,7 +29,17 @@ from cxlens.errors import CxError
 from cxlens.store.workspace import Workspace
 from cxlens.web import auth, datastatus, journeymap, kpis, people, queries, views
 from cxlens.web.charts import Chart, Table, plotly_js_path
-from cxlens.web.i18n import LANGS, Fmt, Lang, channel_label, has, negotiate, parse_lang, t
+from cxlens.web.i18n import (
+    LANGS,
+    Fmt,
+    Lang,
+    channel_label,
+    has,
+    negotiate,
+    parse_lang,
+    stage_label,
+    t,
+)
 
 log = logging.getLogger("cxlens.web")
 HERE = Path(__file__).resolve().parent
@@ -131,6 +141,7 @@ def render(web: Web, template: str, status: int = 200, *, request: Request, lang
     tpl = web.env.get_template(template)
     html = tpl.render(lang=lang, langs=LANGS, t=lambda key, **kw: t(lang, key, **kw),
                       has=has, channel_label=lambda ch: channel_label(lang, ch),
+                      stage_label=lambda st: stage_label(lang, st),
                       request=request, **values)
     resp = HTMLResponse(html, status_code=status, headers={
         "Cache-Control": "no-store", "X-Frame-Options": "DENY",
@@ -317,12 +328,20 @@ def compute_overview(ws: Workspace, project: str, period: queries.Period,
         con.close()
 
 
-def compute_journey(ws: Workspace, project: str, period: queries.Period) -> journeymap.JourneyMap:
+def compute_journey(ws: Workspace, project: str, period: queries.Period,
+                    rows: str = "channel") -> journeymap.JourneyMap:
+    stages = journeymap.configured_stages(ws.root, ws.config)
     con = queries.connect(ws, project)
     try:
-        return journeymap.journey_map(con, period, queries.feedback_files(ws, project))
+        return journeymap.journey_map(con, period, queries.feedback_files(ws, project),
+                                      stages, rows)
     finally:
         con.close()
+
+
+def _rows(ctx: Ctx) -> str:
+    rows = ctx.request.query_params.get("rows", "channel")
+    return rows if rows in journeymap.ROWS else "channel"
 
 
 def overview_page(web: Web, ctx: Ctx) -> Response:
@@ -340,8 +359,10 @@ def overview_page(web: Web, ctx: Ctx) -> Response:
 
 
 def journey_page(web: Web, ctx: Ctx) -> Response:
-    jm = web.cache.get(_key(ctx, "journey"),
-                       lambda: compute_journey(ctx.ws, ctx.project, ctx.period))
+    rows = _rows(ctx)
+    journey = (ctx.ws.config.get("dashboard", {}) or {}).get("journey")
+    jm = web.cache.get(_key(ctx, "journey", journey, rows),
+                       lambda: compute_journey(ctx.ws, ctx.project, ctx.period, rows))
     charts = [views.dropoff_chart(jm, ctx.lang, ctx.fmt), views.journey_table(jm, ctx.lang, ctx.fmt)]
     return page_response(web, ctx, "journey.html", charts, jm=jm,
                          rows=views.journey_cells(jm, ctx.lang, ctx.fmt))
@@ -349,12 +370,11 @@ def journey_page(web: Web, ctx: Ctx) -> Response:
 
 def cell_page(web: Web, ctx: Ctx) -> Response:
     stage = ctx.request.query_params.get("stage", "")
-    if stage not in journeymap.STAGES:
-        raise CxError(f"stage must be one of {list(journeymap.STAGES)}", field="stage")
-    channel = ctx.request.query_params.get("channel") or None
+    channel = ctx.request.query_params.get("channel") or None  # the row's value
+    stages = journeymap.configured_stages(ctx.ws.root, ctx.ws.config)
     con = queries.connect(ctx.ws, ctx.project)
     try:
-        detail = journeymap.cell_detail(con, ctx.period, stage, channel)
+        detail = journeymap.cell_detail(con, ctx.period, stage, channel, stages, _rows(ctx))
     finally:
         con.close()
     f = ctx.fmt
@@ -366,9 +386,10 @@ def cell_page(web: Web, ctx: Ctx) -> Response:
         ("time", "person", "event", "channel"),
         tuple((a.isoformat(), b, c, d) for a, b, c, d in detail.events),
         tuple((f.datetime(a), b, c, d) for a, b, c, d in detail.events)))
-    title = t(ctx.lang, "journey.cell", stage=t(ctx.lang, f"stage.{stage}"),
+    title = t(ctx.lang, "journey.cell", stage=stage_label(ctx.lang, stage),
               channel=channel or t(ctx.lang, "journey.total"))
-    return page_response(web, ctx, "cell.html", [persons, events], title=title, detail=detail)
+    return page_response(web, ctx, "cell.html", [persons, events], title=title, detail=detail,
+                         rows_kind=_rows(ctx))
 
 
 def funnels_page(web: Web, ctx: Ctx) -> Response:
@@ -493,7 +514,8 @@ def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
     targets = kpis.parse_targets(ws.config)
     web.cache.get(("overview", project, snapshot, period, tuple(sorted(targets.items()))),
                   lambda: compute_overview(ws, project, period, targets))
-    web.cache.get(("journey", project, snapshot, period),
+    journey = (ws.config.get("dashboard", {}) or {}).get("journey")
+    web.cache.get(("journey", project, snapshot, period, journey, "channel"),
                   lambda: compute_journey(ws, project, period))
 
     def cache(key: str, make: Callable[[], Any]) -> Any:

@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from cxlens.errors import ConfigError, CxError, ValidationError
 from cxlens.store.workspace import Workspace
 from cxlens.web import journeymap, kpis, queries, views
-from cxlens.web.i18n import Fmt, Lang, channel_label, t
+from cxlens.web.i18n import Fmt, Lang, channel_label, stage_label, t
 
 HERE = Path(__file__).resolve().parent
 Format = Literal["html", "pdf"]
@@ -73,7 +73,8 @@ def render_html(ws: Workspace, spec: ReportSpec) -> str:
     try:
         feedback = queries.feedback_files(ws, spec.project)
         ov = kpis.overview(con, period, kpis.parse_targets(ws.config), feedback)
-        jm = journeymap.journey_map(con, period, feedback)
+        jm = journeymap.journey_map(con, period, feedback,
+                                    journeymap.configured_stages(ws.root, ws.config))
     finally:
         con.close()
     drops = jm.biggest_dropoffs(6)
@@ -84,6 +85,7 @@ def render_html(ws: Workspace, spec: ReportSpec) -> str:
     return env.get_template("report.html").render(
         lang=lang, t=lambda key, **kw: t(lang, key, **kw), fmt=fmt, ov=ov, jm=jm,
         channel_label=lambda ch: channel_label(lang, ch),
+        stage_label=lambda st: stage_label(lang, st),
         rows=views.journey_cells(jm, lang, fmt), drops=drops, worst=worst, css=css,
         project=spec.project, period=period, kpi_value=views.kpi_value,
         kpi_change=views.kpi_change, target_text=views.target_text,

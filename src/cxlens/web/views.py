@@ -15,7 +15,7 @@ from cxlens.journeys.steps import Filter
 from cxlens.store.workspace import Workspace
 from cxlens.web import charts
 from cxlens.web.charts import Chart, Table
-from cxlens.web.i18n import Fmt, Lang, channel_label, t
+from cxlens.web.i18n import Fmt, Lang, channel_label, stage_label, t
 from cxlens.web.journeymap import JourneyMap
 from cxlens.web.kpis import Kpi, Overview
 from cxlens.web.queries import Period
@@ -115,7 +115,7 @@ def journey_cells(jm: JourneyMap, lang: Lang, fmt: Fmt
             if c is None:
                 row.append(None)
                 continue
-            name = t(lang, f"stage.{stage}")
+            name = stage_label(lang, stage)
             ch = channel_label(lang, channel) or t(lang, "journey.total")
             row.append(MapCell(
                 stage, channel, fmt.number(c.persons), fmt.percent(c.conversion, 0),
@@ -134,7 +134,7 @@ def journey_table(jm: JourneyMap, lang: Lang, fmt: Fmt) -> Chart:
                                                       kv[0][1] or "")):
         rows.append((stage, channel or "all", c.persons, c.advanced, c.conversion,
                      c.median_seconds, c.sentiment))
-        display.append((t(lang, f"stage.{stage}"),
+        display.append((stage_label(lang, stage),
                         channel_label(lang, channel) or t(lang, "journey.total"),
                         fmt.number(c.persons), fmt.number(c.advanced),
                         fmt.percent(c.conversion), fmt.duration(c.median_seconds),
@@ -146,13 +146,13 @@ def journey_table(jm: JourneyMap, lang: Lang, fmt: Fmt) -> Chart:
 
 def dropoff_chart(jm: JourneyMap, lang: Lang, fmt: Fmt) -> Chart:
     cells = jm.biggest_dropoffs(8)
-    labels = [f"{t(lang, 'stage.' + c.stage)} · {channel_label(lang, c.channel)}" for c in cells]
+    labels = [f"{stage_label(lang, c.stage)} · {channel_label(lang, c.channel)}" for c in cells]
     lost = [c.persons - c.advanced for c in cells]
     fig = charts.bar(labels, {t(lang, "journey.dropoff"): lost}, horizontal=True, height=320)
     table = Table(("stage", "channel", "persons", "dropped", "dropoff"),
                   tuple((c.stage, c.channel, c.persons, c.persons - c.advanced, c.dropoff)
                         for c in cells),
-                  tuple((t(lang, "stage." + c.stage), channel_label(lang, c.channel),
+                  tuple((stage_label(lang, c.stage), channel_label(lang, c.channel),
                          fmt.number(c.persons),
                          fmt.number(c.persons - c.advanced), fmt.percent(c.dropoff))
                         for c in cells))
