@@ -235,3 +235,22 @@ def test_chromium_is_findable_when_installed() -> None:
     assert (reports.chromium() is None) == (shutil.which("chromium") is None
                                            and shutil.which("chromium-browser") is None
                                            and shutil.which("google-chrome") is None)
+
+
+def test_scheduled_target_check_alerts_once_per_change(
+        shop_ws: Path, webhook: tuple[str, list[dict[str, Any]]]) -> None:
+    url, received = webhook
+    config = shop_ws / "cxlens.toml"
+    before = config.read_text()
+    try:
+        config.write_text(before + f'\n[targets]\nconversion_rate = ">= 0.99"\n\n'
+                          f'[alerts]\nwebhook = "{url}"\ncron = "0 8 * * *"\n')
+        assert schedule.check_targets(shop_ws) == 1
+        assert schedule.check_targets(shop_ws) == 0  # same misses, same period: no repeat
+        config.write_text(before + f'\n[targets]\nconversion_rate = ">= 0.99"\n'
+                          f'orders = ">= 1000000"\n\n[alerts]\nwebhook = "{url}"\n')
+        assert schedule.check_targets(shop_ws) == 1  # a new miss: alert again
+    finally:
+        config.write_text(before)
+    assert [sorted(m["kpi"] for m in r["body"]["misses"]) for r in received] == [
+        ["conversion_rate"], ["conversion_rate", "orders"]]

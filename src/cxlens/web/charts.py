@@ -28,6 +28,7 @@ class Table:
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]  # raw values: what the CSV holds
     display: tuple[tuple[str, ...], ...] = ()  # localised text shown on the page
+    links: tuple[str | None, ...] = ()  # per row: where the first cell links to
 
     def shown(self) -> tuple[tuple[str, ...], ...]:
         return self.display or tuple(tuple("" if v is None else str(v) for v in r)

@@ -381,7 +381,8 @@ def cell_page(web: Web, ctx: Ctx) -> Response:
     persons = Chart("persons", t(ctx.lang, "journey.cell_persons"), Table(
         ("person", "events", "first", "last"),
         tuple((p, n, a.isoformat(), b.isoformat()) for p, n, a, b in detail.persons),
-        tuple((p, f.number(n), f.datetime(a), f.datetime(b)) for p, n, a, b in detail.persons)))
+        tuple((p, f.number(n), f.datetime(a), f.datetime(b)) for p, n, a, b in detail.persons),
+        tuple(ctx.url("/profiles", person=p) for p, _, _, _ in detail.persons)))
     events = Chart("events", t(ctx.lang, "journey.cell_events"), Table(
         ("time", "person", "event", "channel"),
         tuple((a.isoformat(), b, c, d) for a, b, c, d in detail.events),

@@ -91,15 +91,30 @@ def send_report(root: Path, job: ReportJob) -> None:
     log.info("sent report %s to %s", name, ", ".join(job.to))
 
 
-def check_targets(root: Path) -> None:
+def check_targets(root: Path) -> int:
+    """Alert on missed targets, once per change: the same KPIs missed for the same period
+    end are not sent again on the next check (the state is kept in the catalog)."""
+    from cxlens.web.auth import ensure_schema
+
+    sent = 0
     ws = Workspace.open(root)
     try:
+        ensure_schema(ws.catalog)
         for project in ws.projects():
             ov = alerts.evaluate(ws, project)
+            state = ",".join(sorted(k.name for k in ov.misses)) + f"@{ov.period.end}"
+            key = f"alerted:{project}"
+            rows = ws.catalog.execute("SELECT value FROM web_settings WHERE key = ?",
+                                      (key,)).fetchall()
+            if rows and rows[0][0] == state:
+                continue
             if ov.misses:
-                alerts.notify(ws.config, project, ov)
+                sent += alerts.notify(ws.config, project, ov)
+            ws.catalog.execute("INSERT OR REPLACE INTO web_settings (key, value) VALUES (?, ?)",
+                               (key, state))
     finally:
         ws.close()
+    return sent
 
 
 def due_jobs(root: Path) -> list[tuple[str, Callable[[], None]]]:
@@ -117,7 +132,10 @@ def due_jobs(root: Path) -> list[tuple[str, Callable[[], None]]]:
         if not croniter.is_valid(str(cron)):
             raise ConfigError(f"[alerts] cron {cron!r} is not a cron expression",
                               field="alerts.cron")
-        jobs.append((str(cron), lambda: check_targets(root)))
+        def run_check() -> None:
+            check_targets(root)
+
+        jobs.append((str(cron), run_check))
     return jobs
 
 
