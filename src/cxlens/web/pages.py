@@ -457,12 +457,15 @@ def retention_page(web: Web, ctx: Ctx) -> Response:
 def profiles_page(web: Web, ctx: Ctx) -> Response:
     q = ctx.request.query_params.get("q", "").strip()[:200]
     person = ctx.request.query_params.get("person", "").strip()[:200]
+    account_id = ctx.request.query_params.get("account", "").strip()[:200]
     con = queries.connect(ctx.ws, ctx.project)
     try:
         matches = people.search(con, q) if q else []
+        accounts = people.search_accounts(con, q) if q else []
         view = people.person_view(ctx.ws, con, ctx.project, person) if person else None
     finally:
         con.close()
+    account = people.account_view(ctx.ws, ctx.project, account_id) if account_id else None
     charts: list[Chart] = []
     if view is not None:
         f = ctx.fmt
@@ -472,7 +475,8 @@ def profiles_page(web: Web, ctx: Ctx) -> Response:
             tuple((f.datetime(a), b, c, d, f.money(e) if e is not None else "")
                   for a, b, c, d, e in view.timeline))))
     return page_response(web, ctx, "profiles.html", charts, q=q, matches=matches, view=view,
-                         person=person)
+                         person=person, accounts=accounts, account=account,
+                         account_id=account_id)
 
 
 def data_page(web: Web, ctx: Ctx) -> Response:

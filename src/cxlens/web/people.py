@@ -11,6 +11,7 @@ import duckdb
 import orjson
 
 from cxlens.errors import CxError
+from cxlens.identity.profiles import Account, account
 from cxlens.store.workspace import Workspace
 
 CONSENT_EVENT = "Consent Updated"
@@ -52,8 +53,30 @@ def search(con: duckdb.DuckDBPyConnection, text: str, limit: int = 25) -> list[M
     return [Match(str(p), int(n), a, b) for p, n, a, b in rows]
 
 
+def _page_person(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str,
+                 value: str) -> str | None:
+    """This page's person key for ``value``: the key itself, any user or anonymous id, or
+    a person id of ``cxlens.identity`` (``~<id>`` when unresolved, else resolved)."""
+    candidates = [value, value.removeprefix("~")]
+    try:
+        from cxlens.identity.resolve import person_of
+
+        candidates += [i["id"] for i in person_of(ws, project, value)[1]
+                       if i["id_type"] in ("user_id", "anonymous_id")]
+    except CxError:
+        pass
+    rows = con.execute("""
+        SELECT person FROM pev WHERE list_contains($ids, person) OR list_contains($ids, user_id)
+            OR list_contains($ids, anonymous_id) LIMIT 1
+    """, {"ids": candidates}).fetchall()
+    return str(rows[0][0]) if rows else None
+
+
 def person_view(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str,
-                person: str) -> PersonView | None:
+                value: str) -> PersonView | None:
+    person = _page_person(ws, con, project, value)
+    if person is None:
+        return None
     ids = con.execute("""
         SELECT DISTINCT 'user_id', user_id FROM pev WHERE person = $p AND user_id IS NOT NULL
         UNION SELECT DISTINCT 'anonymous_id', anonymous_id FROM pev
@@ -98,3 +121,27 @@ def person_view(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str,
                           view.explanation, True, view.accounts)
     except (CxError, ImportError):
         return view
+
+
+def search_accounts(con: duckdb.DuckDBPyConnection, text: str, limit: int = 10
+                    ) -> list[tuple[str, int]]:
+    """B2B accounts whose id contains ``text``, with their number of persons."""
+    needle = text.strip()
+    if not needle:
+        return []
+    rows = con.execute("""
+        SELECT account_id, count(DISTINCT person) FROM pev
+        WHERE account_id IS NOT NULL AND contains(lower(account_id), lower($q))
+        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $limit
+    """, {"q": needle, "limit": limit}).fetchall()
+    return [(str(a), int(n)) for a, n in rows]
+
+
+def account_view(ws: Workspace, project: str, account_id: str) -> Account | None:
+    """The account's firmographics, members and buying centre (``cxlens.identity``), or
+    None when the project has no such account."""
+    try:
+        acc = account(ws, project, account_id)
+    except CxError:
+        return None
+    return acc if (acc.members or acc.name) else None
