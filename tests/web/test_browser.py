@@ -204,3 +204,11 @@ def test_export_csv(page: Any, tmp_path: Path) -> None:
 
 def test_chromium_skip_message_names_the_fix() -> None:
     assert shutil.which("chromium") == CHROMIUM
+
+
+def test_german_chart_axes_use_german_month_names(page: Any) -> None:
+    page.goto("/?days=90")
+    page.wait_for_selector("#chart-daily .xtick text")
+    ticks = " ".join(page.eval_on_selector_all("#chart-daily .xtick text",
+                                               "els => els.map(e => e.textContent)"))
+    assert any(m in ticks for m in ("Mai", "Juni", "Apr.", "Juli")), ticks

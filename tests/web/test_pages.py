@@ -40,6 +40,8 @@ def test_plotly_is_served_locally(client: TestClient) -> None:
     r = client.get("/static/plotly.min.js")
     assert r.status_code == 200 and len(r.content) > 1_000_000
     assert client.get("/static/cx.css").status_code == 200
+    locale = client.get("/static/plotly-locale-de.js").text
+    assert locale.startswith("Plotly.register(") and "Januar" in locale and "März" in locale
     assert client.get("/static/../../etc/passwd").status_code == 404
 
 

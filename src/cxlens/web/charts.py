@@ -59,6 +59,32 @@ def plotly_js_path() -> Path:
     return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
 
+def plotly_locale_js(locale: str) -> str:
+    """A Plotly locale module (month and day names, separators) built from Babel's CLDR
+    data, because the plotly wheel ships the library without its locale files."""
+    import json
+
+    from babel import Locale, dates
+
+    loc = Locale.parse(locale)
+    months = dates.get_month_names("wide", locale=loc)
+    short_months = dates.get_month_names("abbreviated", locale=loc)
+    days = dates.get_day_names("wide", locale=loc)
+    short_days = dates.get_day_names("abbreviated", locale=loc)
+    sunday_first = [6, 0, 1, 2, 3, 4, 5]  # Babel counts from Monday, d3 from Sunday
+    fmt = {
+        "months": [months[m] for m in range(1, 13)],
+        "shortMonths": [short_months[m] for m in range(1, 13)],
+        "days": [days[d] for d in sunday_first],
+        "shortDays": [short_days[d] for d in sunday_first],
+        "decimal": loc.number_symbols["latn"]["decimal"],
+        "thousands": loc.number_symbols["latn"]["group"],
+        "date": "%d.%m.%Y" if loc.language == "de" else "%d/%m/%Y",
+    }
+    module = {"moduleType": "locale", "name": loc.language, "dictionary": {}, "format": fmt}
+    return f"Plotly.register({json.dumps(module, ensure_ascii=False)});\n"
+
+
 def layout(fig: go.Figure, height: int = 360, **kw: Any) -> go.Figure:
     fig.update_layout(
         height=height, margin={"l": 48, "r": 16, "t": 16, "b": 40},

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from cxlens.errors import CxError
 from cxlens.store.workspace import Workspace
 from cxlens.web import auth, datastatus, journeymap, kpis, people, queries, views
-from cxlens.web.charts import Chart, Table, plotly_js_path
+from cxlens.web.charts import Chart, Table, plotly_js_path, plotly_locale_js
 from cxlens.web.i18n import (
     LANGS,
     Fmt,
@@ -299,6 +299,9 @@ async def set_language(request: Request) -> Response:
 
 async def static_file(request: Request) -> Response:
     name = request.path_params["name"]
+    if name == "plotly-locale-de.js":
+        return Response(plotly_locale_js("de_DE"), media_type="application/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=86400"})
     files = {"cx.css": (HERE / "static" / "cx.css", "text/css; charset=utf-8"),
              "plotly.min.js": (plotly_js_path(), "application/javascript; charset=utf-8")}
     if name not in files:
