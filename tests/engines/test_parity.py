@@ -1,6 +1,6 @@
 """Every journey analysis gives identical results on DuckDBEngine and SparkEngine.
 
-One simulated shop (2,000 customers over 45 days) is generated once for the module and
+One simulated shop (2,000 customers over 30 days) is generated once for the module and
 each analysis runs on both engines; results are compared exactly.
 """
 
@@ -26,7 +26,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     from cxlens.simulate import simulate
 
     ws = Workspace.init(Path(tmp_path_factory.mktemp("parity")) / "ws", project="shop")
-    simulate(ws, business="shop", customers=2000, seed=7, project="shop", days=45)
+    simulate(ws, business="shop", customers=2000, seed=7, project="shop", days=30)
     yield ws
     ws.close()
 

@@ -445,7 +445,8 @@ def summarize(spec: FunnelSpec, persons: pa.Table) -> FunnelResult:
         lower = upper
     ttc = TimeToConvert(
         converted=int(done.sum()),
-        mean_seconds=float(ttc_s.mean()) if len(ttc_s) else None,
+        # sorted first: the sum must not depend on the order partitions arrive in
+        mean_seconds=float(np.sort(ttc_s).mean()) if len(ttc_s) else None,
         median_seconds=float(np.median(ttc_s)) if len(ttc_s) else None,
         p90_seconds=float(np.quantile(ttc_s, 0.9)) if len(ttc_s) else None,
         histogram=tuple(hist),
