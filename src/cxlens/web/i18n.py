@@ -115,7 +115,7 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
     "journey.to_next": {"de": "weiter", "en": "onward"},
     "journey.median": {"de": "Median-Zeit", "en": "median time"},
     "journey.dropoff": {"de": "Abbruch", "en": "Drop-off"},
-    "journey.total": {"de": "Alle Kanäle", "en": "All channels"},
+    "journey.total": {"de": "Gesamt", "en": "All"},
     "journey.cell": {"de": "{stage} über {channel}", "en": "{stage} via {channel}"},
     "journey.cell_persons": {"de": "Personen (bis 100)", "en": "Persons (up to 100)"},
     "journey.cell_events": {"de": "Ereignisse dieser Personen in der Phase",
