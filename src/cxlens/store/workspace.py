@@ -49,6 +49,9 @@ T = TypeVar("T")
 DEFAULT_CONFIG: dict[str, Any] = {
     "workspace": {"default_project": "default"},
     "sessions": {"timeout_minutes": 30},
+    # DuckDB would take 80 % of the machine; a bounded default keeps an import of any
+    # size within a few GB (DuckDB spills to <ws>/_tmp/duckdb beyond it)
+    "engine": {"memory_limit": "2GB"},
 }
 
 
