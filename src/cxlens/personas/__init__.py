@@ -1,0 +1,1 @@
+"""cxlens.personas: behavioural personas (docs/personas.md)."""
