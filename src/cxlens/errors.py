@@ -49,7 +49,7 @@ class MappingError(ConfigError):
     code = "mapping"
 
 
-class ImportError_(CxError):  # noqa: N801 - avoid shadowing the builtin ImportError
+class ImportError_(CxError):
     code = "import"
 
 
