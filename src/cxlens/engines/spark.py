@@ -34,6 +34,7 @@ def spark_session(app_name: str = "cxlens", *, master: str = "local[2]", **conf:
             "Spark needs a Java runtime (17 or 21) and none was found; install one, e.g. "
             "'apt-get install openjdk-17-jre-headless', or set JAVA_HOME"
         )
+    use_this_python_for_workers()
     from pyspark.sql import SparkSession
 
     builder = (
