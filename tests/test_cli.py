@@ -68,3 +68,10 @@ def test_compact_json_reports_what_it_merged(tmp_path: Path) -> None:
     ws.close()
     result = cx("-w", str(tmp_path / "ws"), "compact", "--json")
     assert json.loads(result.stdout) == {"partitions": 1, "files_before": 3, "files_after": 1, "rows": 3}
+
+
+def test_a_usage_mistake_gets_usage_help_not_a_traceback(tmp_path: Path) -> None:
+    result = cx("-w", str(tmp_path), "info", "--no-such-option")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "No such option" in result.stderr

@@ -98,15 +98,14 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.exceptions.Exit):
-            raise SystemExit(exc.exit_code) from None
+        # Usage errors (unknown option, extra argument) and exits from the CLI framework.
+        # Typer vendors its own click, so match by behaviour rather than by class.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if isinstance(code, int):
+            if callable(show):
+                show()
+            raise SystemExit(code) from None
         raise
-
 
 if __name__ == "__main__":
     # ``python -m cxlens.cli`` runs this file as __main__, a second module whose ``app``
