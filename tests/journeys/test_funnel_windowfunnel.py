@@ -36,6 +36,7 @@ def our_levels(events: list[tuple[str, int, str]], names: list[str], window: int
         "event": [e for *_, e in events],
         "user_id": [p for p, *_ in events],
         "anonymous_id": pa.nulls(len(events), pa.string()),
+        "person_id": [p for p, *_ in events],  # what the engines add from identity resolution
     })
     con = duckdb.connect()
     con.register("ev", table)

@@ -322,8 +322,10 @@ def journey_suggest(
         def stats(rel: Any) -> list[Any]:
             params: list[Any] = []
             person = to_sql(PERSON_KEY, params)
+            from cxlens.identity import with_person
+
             view = "_cx_suggest"
-            rel.create_view(view)
+            with_person(ws, rel, project).create_view(view)
             # per event: count, share after the person's first purchase, top channel
             rows = ws.con.sql(
                 f"WITH e AS (SELECT {person} AS p, event, channel, timestamp FROM {view} "

@@ -19,7 +19,8 @@ from cxlens.errors import SpecError
 #: Event columns an expression may name (the rest are JSON, reached via Prop/Ctx).
 COLUMNS = frozenset(
     {"event", "type", "channel", "source", "account_id", "user_id", "anonymous_id",
-     "session_id", "currency", "revenue", "timestamp", "project", "event_id"}
+     "session_id", "currency", "revenue", "timestamp", "project", "event_id",
+     "person_id"}  # person_id: added by the engines from identity resolution
 )
 OPS = ("=", "!=", "<", "<=", ">", ">=")
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_][A-Za-z0-9_\-]*)*$")

@@ -48,8 +48,10 @@ class DuckDBEngine:
 
     def _with_view(self, fn: Any) -> Any:
         def body(rel: duckdb.DuckDBPyRelation) -> Any:
+            from cxlens.identity import with_person
+
             view = f"_cx_ev_{uuid.uuid4().hex[:12]}"  # unique: concurrent cursors share views
-            rel.create_view(view)
+            with_person(self.ws, rel, self.project).create_view(view)
             try:
                 return fn(view)
             finally:

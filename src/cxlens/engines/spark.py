@@ -83,7 +83,8 @@ class SparkEngine:
         self.partitions = partitions
 
     def _events(self) -> Any:
-        return read_events(self.spark, self.ws, self.project)
+        return with_person(self.spark, self.ws, read_events(self.spark, self.ws, self.project),
+                           self.project)
 
     def prepared_frame(self, prep: Any) -> Any:
         from pyspark.sql import functions as F
@@ -121,7 +122,10 @@ class SparkEngine:
         in_schema = prep.schema()
 
         def per_partition(batches: Any) -> Any:
-            table = pa.Table.from_batches(list(batches))
+            batches = list(batches)
+            if not batches:  # a partition no person hashed to
+                return
+            table = pa.Table.from_batches(batches)
             if table.num_rows == 0:
                 return
             out = kernel(table.select(names).cast(in_schema))
@@ -161,6 +165,33 @@ def _spark_schema(schema: Any) -> str:
         raise TypeError(f"no Spark type for {t}")
 
     return ", ".join(f"`{f.name}` {spark_type(f.type)}" for f in schema)
+
+
+def with_person(spark: Any, ws: Workspace, df: Any, project: str | None = None) -> Any:
+    """``df`` plus ``person_id`` by the rule of ``cxlens.identity.with_person``: the user
+    id's person first, then the anonymous id's, else the id itself."""
+    from pyspark.sql import functions as F
+
+    from cxlens.identity.resolve import MAP
+
+    if not df.columns:
+        return df
+    files = [str(ws.root / f.path) for f in ws.catalog.live_files(MAP, project or ws.default_project)]
+    fallback = F.coalesce(F.col("user_id"), F.col("anonymous_id"))
+    if not files:
+        return df.withColumn("person_id", fallback)
+    ids = spark.read.parquet(*files).select("id_type", "id", "person_id")
+    by_user = ids.where(F.col("id_type") == "user_id").select(
+        F.col("id").alias("_mu_id"), F.col("person_id").alias("_mu_person"))
+    by_anon = ids.where(F.col("id_type") == "anonymous_id").select(
+        F.col("id").alias("_ma_id"), F.col("person_id").alias("_ma_person"))
+    joined = (
+        df.join(by_user, df["user_id"] == by_user["_mu_id"], "left")
+        .join(by_anon, df["anonymous_id"] == by_anon["_ma_id"], "left")
+    )
+    person = F.coalesce(F.col("_mu_person"), F.col("_ma_person"), fallback)
+    return joined.withColumn("person_id", person).drop(
+        "_mu_id", "_mu_person", "_ma_id", "_ma_person")
 
 
 def use_this_python_for_workers() -> None:

@@ -325,16 +325,16 @@ def with_person(ws: Workspace, rel: duckdb.DuckDBPyRelation, project: str | None
     """``rel`` (events or feedback: user_id, anonymous_id) plus a ``person_id`` column.
 
     The user id decides first, then the anonymous id, so anonymous events before the
-    first identify belong to the person afterwards (backfill). Ids not resolved yet get
-    ``~`` + their id (run ``cxlens identity resolve``).
+    first identify belong to the person afterwards (backfill). Ids not resolved yet count
+    as persons of their own, under the id itself (run ``cxlens identity resolve``).
     """
     project = project or ws.default_project
     src = store.sql_source(ws, MAP, project)
     name = f"_wp_{uuid.uuid4().hex[:8]}"
     if src is None:
-        return _rel(rel.query(name, f"SELECT *, '~' || coalesce(user_id, anonymous_id) AS person_id FROM {name}"))
+        return _rel(rel.query(name, f"SELECT *, coalesce(user_id, anonymous_id) AS person_id FROM {name}"))
     return _rel(rel.query(name, (
-        f"SELECT e.*, coalesce(mu.person_id, ma.person_id, '~' || coalesce(e.user_id, e.anonymous_id))"
+        f"SELECT e.*, coalesce(mu.person_id, ma.person_id, e.user_id, e.anonymous_id)"
         f" AS person_id FROM {name} e"
         f" LEFT JOIN (SELECT id, person_id FROM {src} WHERE id_type = 'user_id') mu ON mu.id = e.user_id"
         f" LEFT JOIN (SELECT id, person_id FROM {src} WHERE id_type = 'anonymous_id') ma"

@@ -1,12 +1,14 @@
 """Who "a person" is, in one place.
 
-Until identity resolution (``cxlens.identity``) stores a resolved ``person_id``, every
-journey analysis counts ``coalesce(user_id, anonymous_id)`` as the person. All engines
-compile this one expression, so switching to the resolved id is a one-line change here.
+Journey analyses count resolved persons: the engines add identity resolution's
+``person_id`` to the events (``cxlens.identity.with_person`` on DuckDB,
+``cxlens.engines.spark.with_person`` on Spark — the same rule), so anonymous visits before
+a login belong to the person afterwards and several devices count once. Ids that
+``cxlens identity resolve`` has not seen yet count as persons of their own.
 """
 
 from __future__ import annotations
 
-from cxlens.engines.expr import Coalesce, Col, Expr
+from cxlens.engines.expr import Col, Expr
 
-PERSON_KEY: Expr = Coalesce((Col("user_id"), Col("anonymous_id")))
+PERSON_KEY: Expr = Col("person_id")
