@@ -28,7 +28,7 @@ SPEC = FunnelSpec(
 def test_a_person_on_two_devices_converts_once_after_identity_resolution(ws: Workspace) -> None:
     ws.append(journeys(LENA), source="test")
     before = funnel(DuckDBEngine(ws), SPEC, check=False)
-    assert [s.persons for s in before.steps][0] == 1 and before.steps[-1].persons == 0
+    assert (before.steps[0].persons, before.steps[-1].persons) == (1, 0)
     resolve(ws)
     after = funnel(DuckDBEngine(ws), SPEC, check=False)
     assert [s.persons for s in after.steps] == [1, 1, 1]
