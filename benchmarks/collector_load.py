@@ -170,7 +170,9 @@ def main() -> None:
 
     auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
     body = batch_body(args.batch)
-    single = orjson.dumps(message(0) | {"type": "track"})
+    # its own message ids: "@@-0" would repeat the batch phase's ids, and the workspace
+    # rightly stores a repeated messageId once
+    single = orjson.dumps(message(0) | {"type": "track", "messageId": "single-@@"})
     load_before = os.getloadavg()[0]
     bare, full = parse_limits(body, args.batch)
 
