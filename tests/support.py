@@ -78,3 +78,16 @@ def numbered_events(n: int, *, start: int = 0, person_mod: int = 97, day_mod: in
 
 def count(rel: Any) -> int:
     return int(rel.aggregate("count(*)").fetchall()[0][0])
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """Run the ``cxlens`` command in-process: (exit code, stdout, stderr)."""
+    from cxlens.cli import main
+
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from importfiles import write_csv, write_mapping
 
-from cxlens.cli import main
 from cxlens.store.workspace import Workspace
+from support import run_cli as run
 
 MAPPING = """
 [fields]
@@ -22,14 +22,6 @@ TICKETS = {"anna": [{"at": "2024-05-01 10:00:00", "subject": "Lieferung fehlt"}]
            "ben": [{"at": "2024-05-02 09:00:00", "subject": "Rechnung"}]}
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_import_json_prints_exactly_one_report(ws: Workspace, tmp_path: Path,

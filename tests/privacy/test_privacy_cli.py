@@ -7,19 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cxlens.cli import main
 from cxlens.store.workspace import Workspace
 from support import journeys
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from support import run_cli as run
 
 
 def test_export_erase_and_bad_out_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
