@@ -75,3 +75,18 @@ def sorted_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inverse = np.empty(len(s), dtype=np.int64)
     inverse[order] = ids
     return s[first], inverse
+
+
+@nb.njit(cache=True, nogil=True)
+def sequence_hashes(offsets: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """One 64-bit hash per sequence ``codes[offsets[t]:offsets[t + 1]]`` (FNV-1a over the
+    codes plus the length): equal sequences hash equal, so paths and variants can be
+    grouped by a sort of integers instead of by lists."""
+    out = np.empty(offsets.shape[0] - 1, dtype=np.uint64)
+    prime = np.uint64(1099511628211)
+    for t in range(offsets.shape[0] - 1):
+        h = np.uint64(14695981039346656037)
+        for i in range(offsets[t], offsets[t + 1]):
+            h = (h ^ np.uint64(codes[i] + 1)) * prime
+        out[t] = (h ^ np.uint64(offsets[t + 1] - offsets[t])) * prime
+    return out

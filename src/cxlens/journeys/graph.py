@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from cxlens.engines.base import Engine, Prepared
 from cxlens.engines.expr import IsNull, Not
 from cxlens.errors import SpecError
-from cxlens.journeys.arrays import encode, int64_column, person_starts
+from cxlens.journeys.arrays import encode, int64_column, person_starts, sequence_hashes
 from cxlens.journeys.paths import ITEM
 from cxlens.journeys.steps import Filter, field_expr
 from cxlens.journeys.touchpoints import JourneyDefinition
@@ -99,18 +99,6 @@ def _scatter_seconds(trace_starts: np.ndarray, codes: np.ndarray, ts: np.ndarray
             pos[pair] += 1
 
 
-@nb.njit(cache=True, nogil=True)
-def _variant_hashes(trace_starts: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    # FNV-1a over the codes plus the length: equal traces hash equal within a partition
-    out = np.empty(trace_starts.shape[0] - 1, dtype=np.uint64)
-    prime = np.uint64(1099511628211)
-    for t in range(trace_starts.shape[0] - 1):
-        h = np.uint64(14695981039346656037)
-        for i in range(trace_starts[t], trace_starts[t + 1]):
-            h = (h ^ np.uint64(codes[i] + 1)) * prime
-        out[t] = (h ^ np.uint64(trace_starts[t + 1] - trace_starts[t])) * prime
-    return out
-
 
 #: rows of three kinds, all mergeable by summing: "edge" (source, target, count, persons,
 #: seconds), "variant" (variant, count) and one "traces" row (count)
@@ -149,7 +137,7 @@ def kernel(spec: GraphSpec) -> Any:
         src = dictionary.take(pa.array(used // k)) if ne else pa.array([], pa.string())
         dst = dictionary.take(pa.array(used % k)) if ne else pa.array([], pa.string())
         if spec.variants and nt:
-            hashes = _variant_hashes(trace_starts, codes)
+            hashes = sequence_hashes(trace_starts, codes)
             _, rep, vcount = np.unique(hashes, return_index=True, return_counts=True)
             lengths = np.diff(trace_starts)[rep]
             ends = np.cumsum(lengths)

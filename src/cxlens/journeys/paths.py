@@ -28,6 +28,7 @@ from cxlens.journeys.arrays import (
     encode,
     int64_column,
     person_starts,
+    sequence_hashes,
     sorted_unique,
 )
 from cxlens.journeys.steps import Match, check_events, match_from_dict, parse_match
@@ -150,17 +151,6 @@ PATH_SCHEMA = pa.schema([("kind", pa.string()), ("key", pa.string()),
                          ("persons", pa.int64())])
 
 
-@nb.njit(cache=True, nogil=True)
-def _row_hashes(offsets: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    out = np.empty(offsets.shape[0] - 1, dtype=np.uint64)
-    prime = np.uint64(1099511628211)
-    for t in range(offsets.shape[0] - 1):
-        h = np.uint64(14695981039346656037)
-        for i in range(offsets[t], offsets[t + 1]):
-            h = (h ^ np.uint64(codes[i] + 1)) * prime
-        out[t] = (h ^ np.uint64(offsets[t + 1] - offsets[t])) * prime
-    return out
-
 
 def kernel(spec: PathsSpec) -> Any:
     gap = int(spec.session_minutes * 60 * US)
@@ -182,7 +172,7 @@ def kernel(spec: PathsSpec) -> Any:
         person = out_person[:k]
         nd = max(len(dictionary), 1)
         # distinct paths by hash; strings only for one representative each
-        _, inv = sorted_unique(_row_hashes(offsets, items))
+        _, inv = sorted_unique(sequence_hashes(offsets, items))
         count = np.bincount(inv, minlength=int(inv.max()) + 1 if k else 0).astype(np.int64)
         rep = np.full(len(count), k, dtype=np.int64)
         np.minimum.at(rep, inv, np.arange(k))  # first path of each kind: its representative
