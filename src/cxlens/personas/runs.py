@@ -21,10 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cxlens.errors import NotFound
 from cxlens.personas.discover import DiscoverSpec, Model, assign, discover
 from cxlens.personas.explain import Persona, explain
 from cxlens.personas.features import Features, compute, levels_of, spec_from_config
+from cxlens.personas.store import latest_id, read_run_doc, root
 from cxlens.store.workspace import Workspace
 
 
@@ -57,10 +57,6 @@ class Assignment:
     persons: int
     new_persons: int
     counts: dict[int, int]  # persona -> persons (-1 = unassigned)
-
-
-def _root(ws: Workspace, project: str) -> Path:
-    return ws.root / "tables" / "personas" / f"project={project}"
 
 
 def _write_json(path: Path, doc: Any) -> None:
@@ -110,11 +106,6 @@ def _load_assignments(path: Path) -> tuple[np.ndarray, np.ndarray]:
             t.column("persona").to_numpy().astype(np.int64))
 
 
-def latest_id(ws: Workspace, project: str) -> str | None:
-    p = _root(ws, project) / "latest.json"
-    return str(json.loads(p.read_text())["run_id"]) if p.exists() else None
-
-
 def run_discovery(ws: Workspace, project: str | None = None, seed: int = 0) -> Run:
     project = project or ws.default_project
     cfg = ws.config.get("personas", {})
@@ -124,11 +115,11 @@ def run_discovery(ws: Workspace, project: str | None = None, seed: int = 0) -> R
                         k_max=int(cfg.get("k_max", 10)))
     d = discover(f, fspec.features, spec)
     personas = explain(f, d.labels)
-    root = _root(ws, project)
+    rdir = root(ws, project)
     prev = latest_id(ws, project)
     changes: list[Drift] = []
     if prev is not None:
-        pp, pl = _load_assignments(root / "runs" / prev / "assignments.parquet")
+        pp, pl = _load_assignments(rdir / "runs" / prev / "assignments.parquet")
         changes = drift(pp, pl, f.persons, d.labels)
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-s{seed}-{uuid.uuid4().hex[:6]}"
     run = Run(run_id, project, d.k, len(f.persons), int((d.labels < 0).sum()), d.silhouettes,
@@ -143,19 +134,15 @@ def run_discovery(ws: Workspace, project: str | None = None, seed: int = 0) -> R
     _write_json(tmp / "personas.json", run.to_dict())
     pq.write_table(pa.table({"person_id": pa.array(f.persons.tolist(), pa.string()),
                              "persona": pa.array(d.labels, pa.int32())}), tmp / "assignments.parquet")
-    (root / "runs").mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, root / "runs" / run_id)
-    _write_json(root / "latest.json", {"run_id": run_id, "previous": prev})
+    (rdir / "runs").mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, rdir / "runs" / run_id)
+    _write_json(rdir / "latest.json", {"run_id": run_id, "previous": prev})
     return run
 
 
 def load_run(ws: Workspace, project: str | None = None, run_id: str | None = None) -> Run:
     project = project or ws.default_project
-    run_id = run_id or latest_id(ws, project)
-    path = _root(ws, project) / "runs" / str(run_id) / "personas.json"
-    if run_id is None or not path.exists():
-        raise NotFound(f"no persona run for project {project!r}; run: cxlens personas discover -p {project}")
-    doc = json.loads(path.read_text())
+    doc = read_run_doc(ws, project, "person", run_id)
     return Run(doc["run_id"], doc["project"], doc["k"], doc["persons"], doc["unassigned"],
                {int(k): v for k, v in doc["silhouettes"].items()},
                tuple(Persona(**p) for p in doc["personas"]),
@@ -163,7 +150,7 @@ def load_run(ws: Workspace, project: str | None = None, run_id: str | None = Non
 
 
 def load_model(ws: Workspace, project: str, run_id: str) -> tuple[Model, dict[str, list[str]], tuple[str, ...]]:
-    d = _root(ws, project) / "runs" / run_id
+    d = root(ws, project) / "runs" / run_id
     meta = json.loads((d / "model.json").read_text())
     with np.load(d / "model.npz") as z:
         model = Model(tuple(meta["columns"]), tuple(meta["groups"]), z["fill"], z["log"].astype(bool), z["mean"],
@@ -182,7 +169,7 @@ def assign_persons(ws: Workspace, project: str | None = None, f: Features | None
 
         f = compute(ws, FeatureSpec(project, feats), keep=levels)
     labels = assign(f, model)
-    path = _root(ws, project) / "runs" / run.run_id / "assignments.parquet"
+    path = root(ws, project) / "runs" / run.run_id / "assignments.parquet"
     before, _ = _load_assignments(path)
     known = set(before.tolist())
     tmp = path.with_name(f"assignments.{uuid.uuid4().hex[:6]}.tmp")
