@@ -7,19 +7,23 @@ from the most trusted source (``[profiles] source_precedence`` in cxlens.toml, f
 wins; unlisted sources rank after the listed ones), then the latest observation.
 Computed traits (first/last seen, first/last-touch channel, orders, revenue,
 channels, devices) are derived from the person's events on every build, never sent.
+Other modules add computed traits of their own (e.g. the journey stage) with
+``write_computed_traits``; every write is kept as history, the latest one is current.
 """
 
 from __future__ import annotations
 
-import time
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from cxlens.errors import NotFound
+from cxlens.errors import NotFound, ValidationError
 from cxlens.identity import store
 from cxlens.identity.resolve import person_of, with_person
 from cxlens.model.tables import ACCOUNTS_SCHEMA, PROFILES_SCHEMA
@@ -54,6 +58,11 @@ SELECT person_id,
 FROM _p GROUP BY person_id
 """
 
+#: ``trait_source`` of the computed traits ``build_profiles`` derives from events
+BUILTIN_SOURCE = "cxlens"
+_SOURCE_RE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
+_TRAIT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
 COMPUTED_TRAITS = ("first_seen", "last_seen", "first_touch_channel", "last_touch_channel", "orders",
                    "revenue", "channels", "devices", "events", "accounts")
 
@@ -67,6 +76,7 @@ class Profile:
     trait_sources: dict[str, str]
     computed: dict[str, Any]
     timeline: list[dict[str, Any]] = field(default_factory=list)  # events per name and channel
+    computed_sources: dict[str, str] = field(default_factory=dict)  # trait -> module that wrote it
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,35 +154,161 @@ def profile(ws: Workspace, project: str | None, id_: str) -> Profile:
     finally:
         con.execute("DROP VIEW IF EXISTS _p").fetchall()
     traits, sources = _current([(r[1], r[2], r[3], r[4]) for r in observed], _precedence(ws))
-    return Profile(project, person, ids, traits, sources, computed, timeline)
+    written = _written_traits(ws, project, person)
+    computed.update({k: v for k, (v, _) in written.items()})
+    origin = dict.fromkeys((k for k in computed if k not in written), BUILTIN_SOURCE)
+    origin.update({k: src for k, (_, src) in written.items()})
+    return Profile(project, person, ids, traits, sources, computed, timeline, origin)
+
+
+def _written_traits(ws: Workspace, project: str, person: str) -> dict[str, tuple[Any, str]]:
+    """The current value of each trait other modules wrote for ``person``: (value, source)."""
+    src = store.sql_source(ws, PROFILES, project)
+    if src is None:
+        return {}
+    rows = ws.con.execute(
+        f"SELECT trait, arg_max(value, observed_at), arg_max(trait_source, observed_at) FROM {src}"
+        " WHERE person_id = ? AND computed AND trait_source <> ? GROUP BY trait ORDER BY trait",
+        [person, BUILTIN_SOURCE]).fetchall()
+    return {r[0]: (orjson.loads(r[1]) if r[1] is not None else None, r[2]) for r in rows}
+
+
+def _json_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Column values as JSON text (the profiles table's ``value``), vectorised: times
+    as ISO 8601 in UTC, durations as seconds, dates as ISO dates, everything else as
+    DuckDB's ``to_json`` writes it (strings quoted and escaped, lists as arrays)."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_timestamp(arr.type):
+        utc = arr if arr.type.tz is None else arr.cast(pa.timestamp(arr.type.unit, tz="UTC"))
+        text = pc.replace_substring_regex(pc.strftime(utc, "%Y-%m-%dT%H:%M:%S"), r"\.0+$", "")
+        arr = pc.binary_join_element_wise(text, pa.scalar("+00:00"), "")
+    elif pa.types.is_duration(arr.type):
+        per_s = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[arr.type.unit]
+        arr = pc.divide(arr.cast(pa.int64()).cast(pa.float64()), per_s)
+    elif pa.types.is_date(arr.type):
+        arr = arr.cast(pa.string())
+    con = duckdb.connect()
+    try:
+        con.register("_v", pa.table({"v": arr}))
+        out = con.sql("SELECT CAST(to_json(v) AS VARCHAR) AS j FROM _v").to_arrow_table()
+    finally:
+        con.close()
+    assert out is not None  # DuckDB's stubs allow None; a query always gives a table
+    return out.column("j").combine_chunks()
+
+
+def write_computed_traits(ws: Workspace, project: str | None, table: pa.Table, source: str, *,
+                          observed_at: dt.datetime | None = None, locked: bool = False) -> int:
+    """Write computed traits into the profiles table; returns the rows written.
+
+    ``table`` has a ``person_id`` column (as ``with_person`` gives it) and one column
+    per trait (e.g. ``journey_stage``, ``stage_entered_at``, ``time_in_stage``); each
+    non-null cell becomes one profiles row (``computed = true``, ``trait_source =
+    source``, ``observed_at`` = now unless given). Earlier writes are kept as history;
+    ``profile`` shows the latest value of each trait, and ``identity resolve`` keeps
+    these rows when it rebuilds its own computed traits. ``locked``: the caller already
+    holds ``ws.writing()``.
+    """
+    project = project or ws.default_project
+    if not isinstance(source, str) or not _SOURCE_RE.match(source) or source == BUILTIN_SOURCE:
+        raise ValidationError(
+            f"source {source!r}: name the writing module in lower case (letters, digits, '_', '.', ':',"
+            f" '-'), e.g. 'journeys'; {BUILTIN_SOURCE!r} is reserved for identity resolve", field="source")
+    if "person_id" not in table.column_names:
+        raise ValidationError("the traits table needs a person_id column (cxlens.identity.with_person"
+                              " adds it to events)", field="person_id")
+    traits = [c for c in table.column_names if c != "person_id"]
+    if not traits:
+        raise ValidationError("the traits table has no trait column besides person_id; add one column"
+                              " per trait", field="table")
+    for name in traits:
+        if not _TRAIT_RE.match(name):
+            raise ValidationError(f"trait column {name!r}: use letters, digits, '_', '.' or '-' (at most"
+                                  " 64, not starting with a digit)", field=name)
+        if name in COMPUTED_TRAITS or name == "person_id":
+            raise ValidationError(f"trait {name!r} is computed by identity resolve itself; choose another"
+                                  " name", field=name)
+    persons = table.column("person_id").combine_chunks()
+    if not pa.types.is_string(persons.type) and not pa.types.is_large_string(persons.type):
+        raise ValidationError("person_id must be a string column", field="person_id")
+    at = observed_at or dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    ts_type = PROFILES_SCHEMA.field("observed_at").type
+    parts = []
+    for name in traits:
+        values = _json_text(table.column(name))
+        keep = pc.and_(pc.is_valid(values), pc.is_valid(persons))
+        n = int(pc.sum(keep).as_py() or 0)
+        if n == 0:
+            continue
+        parts.append(pa.table({
+            "project": pa.repeat(pa.scalar(project, pa.string()), n),
+            "person_id": pc.filter(persons, keep).cast(pa.string()),
+            "trait": pa.repeat(pa.scalar(name, pa.string()), n),
+            "value": pc.filter(values, keep),
+            "trait_source": pa.repeat(pa.scalar(source, pa.string()), n),
+            "observed_at": pa.repeat(pa.scalar(at, ts_type), n),
+            "computed": pa.repeat(pa.scalar(True), n),
+        }))
+    if not parts:
+        return 0
+    rows = pa.concat_tables(parts)
+
+    def _commit() -> None:
+        store.commit(ws, PROFILES, project, [rows], kind="traits", schema=PROFILES_SCHEMA,
+                     detail=orjson.dumps({"source": source, "traits": traits}).decode())
+
+    if locked:
+        _commit()
+    else:
+        with ws.writing():
+            _commit()
+    return int(rows.num_rows)
 
 
 def build_profiles(ws: Workspace, project: str | None = None) -> int:
-    """Write the profiles table of all persons (observed + computed rows); returns rows."""
+    """Write the profiles table of all persons (observed + computed rows); returns rows.
+
+    Traits other modules wrote (``write_computed_traits``) are carried over, history
+    included, for every person who still has events; those of person ids that no
+    longer have any (merged into another person, or whose events retention deleted)
+    are dropped with the rest of that person's rows.
+    """
     project = project or ws.default_project
     con = ws.con
     with ws.writing():
         with_person(ws, ws.events(project), project).create_view("_p", replace=True)
         try:
-            now = time.time()
+            now = dt.datetime.now(dt.UTC)
             observed = con.sql(_OBSERVED).to_arrow_table()
             comp = con.sql(_COMPUTED, params=[list(ORDER_EVENTS)]).to_arrow_table()
         finally:
             con.execute("DROP VIEW IF EXISTS _p").fetchall()
         n = comp.num_rows
-        stamp = pa.array([int(now * 1e6)] * n, pa.int64()).cast(PROFILES_SCHEMA.field("observed_at").type)
-        parts = [observed]
+        ts_type = PROFILES_SCHEMA.field("observed_at").type
+        cols = ["person_id", "trait", "value", "trait_source", "observed_at", "computed"]
+        parts = [observed.select(cols).cast(PROFILES_SCHEMA.remove(0))]
         for trait in COMPUTED_TRAITS:
-            values = [orjson.dumps(_json(v)).decode() for v in comp.column(trait).to_pylist()]
             parts.append(pa.table({
-                "person_id": comp.column("person_id"), "trait": pa.array([trait] * n),
-                "value": pa.array(values), "trait_source": pa.array(["cxlens"] * n),
-                "observed_at": stamp, "computed": pa.array([True] * n)}))
-        table = pa.concat_tables([p.select(["person_id", "trait", "value", "trait_source", "observed_at",
-                                            "computed"]).cast(PROFILES_SCHEMA.remove(0)) for p in parts])
-        table = table.add_column(0, "project", pa.array([project] * table.num_rows, pa.string()))
-        store.commit(ws, PROFILES, project, [table], retire=store.live(ws, PROFILES, project),
-                     kind="profiles", schema=PROFILES_SCHEMA)
+                "person_id": comp.column("person_id"), "trait": pa.repeat(pa.scalar(trait), n),
+                "value": _json_text(comp.column(trait)), "trait_source": pa.repeat(pa.scalar(BUILTIN_SOURCE), n),
+                "observed_at": pa.repeat(pa.scalar(now, ts_type), n), "computed": pa.repeat(pa.scalar(True), n),
+            }).cast(PROFILES_SCHEMA.remove(0)))
+        old = store.live(ws, PROFILES, project)
+        src = store.sql_source(ws, PROFILES, project)
+        if src is not None:
+            con.register("_persons", comp.select(["person_id"]))
+            try:
+                written = con.sql(
+                    f"SELECT {', '.join(cols)} FROM {src} SEMI JOIN _persons USING (person_id)"
+                    " WHERE computed AND trait_source <> ?", params=[BUILTIN_SOURCE]).to_arrow_table()
+            finally:
+                con.unregister("_persons")
+            parts.append(written.cast(PROFILES_SCHEMA.remove(0)))
+        table = pa.concat_tables(parts)
+        table = table.add_column(0, "project", pa.repeat(pa.scalar(project), table.num_rows))
+        store.commit(ws, PROFILES, project, [table], retire=old, kind="profiles", schema=PROFILES_SCHEMA)
         return int(table.num_rows)
 
 
