@@ -37,6 +37,24 @@ def prepared_sql(prep: Prepared, source: str) -> tuple[str, list[Any]]:
     return sql, params
 
 
+def analysable(ws: Workspace, rel: duckdb.DuckDBPyRelation,
+               project: str | None = None) -> duckdb.DuckDBPyRelation:
+    """``rel`` (events of ``project``) as analyses see them: plus identity's ``person_id``,
+    without every event of a person whose analytics consent is denied (docs/privacy.md)."""
+    from cxlens.identity import with_person
+    from cxlens.privacy.consent import honour_consent
+
+    return honour_consent(ws, with_person(ws, rel, project), project)
+
+
+def analysable_events(ws: Workspace, project: str | None = None) -> duckdb.DuckDBPyRelation:
+    """The analysable events of ``project`` as a lazy DuckDB relation: every event column
+    plus ``person_id`` (persons resolved), persons who denied analytics consent left out.
+    The one entry point for anything that analyses events (journeys, dashboard, personas,
+    voice), so all of them count the same persons."""
+    return analysable(ws, ws.events(project), project)
+
+
 class DuckDBEngine:
     """Runs analyses on a workspace's events with DuckDB (the default, one machine)."""
 
@@ -48,10 +66,8 @@ class DuckDBEngine:
 
     def _with_view(self, fn: Any) -> Any:
         def body(rel: duckdb.DuckDBPyRelation) -> Any:
-            from cxlens.identity import with_person
-
             view = f"_cx_ev_{uuid.uuid4().hex[:12]}"  # unique: concurrent cursors share views
-            with_person(self.ws, rel, self.project).create_view(view)
+            analysable(self.ws, rel, self.project).create_view(view)
             try:
                 return fn(view)
             finally:

@@ -83,8 +83,7 @@ class SparkEngine:
         self.partitions = partitions
 
     def _events(self) -> Any:
-        return with_person(self.spark, self.ws, read_events(self.spark, self.ws, self.project),
-                           self.project)
+        return analysable_events(self.spark, self.ws, self.project)
 
     def prepared_frame(self, prep: Any) -> Any:
         from pyspark.sql import functions as F
@@ -192,6 +191,39 @@ def with_person(spark: Any, ws: Workspace, df: Any, project: str | None = None) 
     person = F.coalesce(F.col("_mu_person"), F.col("_ma_person"), fallback)
     return joined.withColumn("person_id", person).drop(
         "_mu_id", "_mu_person", "_ma_id", "_ma_person")
+
+
+def honour_consent(df: Any, purpose: str = "analytics") -> Any:
+    """``df`` (events with ``person_id``) without all events of persons whose latest
+    ``purpose`` decision is denied: the rule of ``cxlens.privacy.consent.honour_consent``
+    (the latest ``Consent Updated`` event that names the purpose decides; at equal times
+    'denied' wins; no decision counts as allowed), on Spark."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from cxlens.privacy.consent import CONSENT_EVENT, PURPOSES
+
+    if purpose not in PURPOSES:
+        raise CxError(f"unknown consent purpose {purpose!r}; use one of {list(PURPOSES)}")
+    if not df.columns:
+        return df
+    state = F.lower(F.get_json_object(F.col("properties"), f"$.{purpose}"))
+    decisions = (df.where((F.col("event") == F.lit(CONSENT_EVENT))
+                          & F.col("properties").isNotNull())
+                 .select("person_id", "timestamp", state.alias("_state"))
+                 .where(F.col("_state").isNotNull()))
+    latest = Window.partitionBy("person_id").orderBy(F.col("timestamp").desc(),
+                                                     F.col("_state").asc())
+    gone = (decisions.withColumn("_n", F.row_number().over(latest))
+            .where((F.col("_n") == 1) & (F.col("_state") == F.lit("denied")))
+            .select(F.col("person_id").alias("_gone")))
+    return df.join(F.broadcast(gone), df["person_id"] == gone["_gone"], "left_anti")
+
+
+def analysable_events(spark: Any, ws: Workspace, project: str | None = None) -> Any:
+    """The Spark twin of ``cxlens.engines.local.analysable_events``: the project's events
+    with ``person_id``, persons who denied analytics consent left out."""
+    return honour_consent(with_person(spark, ws, read_events(spark, ws, project), project))
 
 
 def use_this_python_for_workers() -> None:
