@@ -156,7 +156,8 @@ def run(sim: Sim, days: int) -> dict[str, np.ndarray]:
     churn_draw = rng.random(len(fp)) < np.where(f1.late, LATE_CHURN_PROB, BASE_CHURN_PROB)
     churn_at[fp[churn_draw]] = f1.delivered_us[churn_draw]
     first_order_us = np.full(n, -1, np.int64)
-    first_order_us[fp] = ftm
+    seen = ftm < sim.end_us  # an order after the period is not in the data
+    first_order_us[fp[seen]] = ftm[seen]
 
     # those who stay: newsletter, repeat purchases and newsletter clicks (some of which buy)
     stay = fp[~churn_draw]
@@ -196,7 +197,8 @@ def run(sim: Sim, days: int) -> dict[str, np.ndarray]:
                              pv_scale=0.6, loop_scale=0.5)
         o3 = web_sessions(sim, s3)
         has = o3.order >= 0
-        np.add.at(email_orders, p[has & (camp[sel] == email_camp[0])], 1)
+        in_data = has & (o3.order_us < sim.end_us)
+        np.add.at(email_orders, p[in_data & (camp[sel] == email_camp[0])], 1)
         f3 = fulfil(sim, o3.order[has], p[has], o3.order_us[has], looper)
         fulfilled.append(f3)
         leaves = f3.late & (rng.random(len(f3.late)) < LATE_CHURN_PROB)
@@ -231,7 +233,10 @@ def population(rng: np.random.Generator, n: int, days: int) -> tuple[Population,
     de_loc = choice(rng, np.array([[0.78, 0.12, 0.10]]), np.zeros(n, np.int64))
     locale = np.where(english, 3 + (rng.random(n) < 0.3), de_loc).astype(np.int8)
     n_dev, prof = device_profiles(rng, personas, persona)
-    first_day = rng.random(n) * days * 0.7
+    # A shop wins new visitors every day until the data ends: arrivals spread over the
+    # whole period (journeys that would end after it are cut off, as in real data), so the
+    # last weeks show first visits too and period KPIs look like a live shop's.
+    first_day = rng.random(n) * days
     # cross-border parcels (AT, CH) are late more often
     late_prob = LATE_PROB * np.where(np.isin(locale, (1, 2)), 1.6, 1.0)
     pop = Population(persona, locale, n_dev, prof, np.full(n, -1, np.int32),
