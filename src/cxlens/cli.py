@@ -74,7 +74,7 @@ def _register() -> None:
     from cxlens.commands import core  # noqa: F401
 
     for optional in ("imports", "simulate", "serve", "projects", "demo", "profiles", "privacy", "journeys",
-                     "users", "report", "voice", "personas"):
+                     "users", "report", "voice", "personas", "surveys"):
         try:
             __import__(f"cxlens.commands.{optional}")
         except ModuleNotFoundError as exc:

@@ -66,6 +66,9 @@ def create_app(workspace_path: str | os.PathLike[str], config: CollectorConfig |
     app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))
     app.router.routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     app.router.routes.append(Route("/cx.js", cx_js, methods=["GET"]))
+    from cxlens.api.surveys import routes as survey_routes
+
+    app.router.routes.extend(survey_routes())  # /v1/surveys, /cx-survey.js, /s/<token>
     from cxlens.web.pages import install as install_dashboard
 
     install_dashboard(app, root)  # the dashboard at / (login, pages, report schedules)

@@ -44,6 +44,7 @@ from cxlens.ingest.wal import Drainer, DrainStats, GroupCommit, SegmentLog, enco
 from cxlens.store.catalog import Catalog
 from cxlens.store.keys import ProjectInfo, write_keys
 from cxlens.store.workspace import Workspace
+from cxlens.surveys.answers import after_append
 
 log = logging.getLogger("cxlens.collector")
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
@@ -134,8 +135,10 @@ class Collector:
                               lambda: float(self.drainer.errors))
 
     def _append(self, project: str, rows: list[list[Any]]) -> int:
-        res = self._ws.append(table_for(rows), source="collector", project=project,
-                              kind="collector")
+        table = table_for(rows)
+        res = self._ws.append(table, source="collector", project=project, kind="collector")
+        # survey answers among them become feedback (never holds up the events)
+        after_append(self._ws, project, table)
         return res.inserted
 
     def _drained(self, stats: DrainStats) -> None:

@@ -381,3 +381,13 @@ class Fmt:
         if seconds is None:
             return "\u2013"
         return dates.format_timedelta(timedelta(seconds=seconds), threshold=1.1, format="short", locale=self.locale)
+
+
+def _merge_voice() -> None:
+    from cxlens.web.i18n_voice import VOICE_MESSAGES
+
+    for key, texts in VOICE_MESSAGES.items():
+        MESSAGES.setdefault(key, texts)
+
+
+_merge_voice()

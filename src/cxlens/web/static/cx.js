@@ -11,7 +11,9 @@
  * - anonymous id in a first-party cookie (_cx_aid, SameSite=Lax, 13 months) only with consent
  * - batched, Segment-format POSTs to /v1/batch; navigator.sendBeacon when the page is hidden
  *
- * API: cx.track(name, props), cx.page(), cx.identify(userId, traits), cx.consent(bool)
+ * API: cx.track(name, props), cx.page(), cx.identify(userId, traits), cx.consent(bool);
+ * for other snippets (cx-survey.js): cx.hasConsent(), cx.ids(), cx.on(fn) (fn(message) for every
+ * message of this page, the ones before the call included)
  * Calls made before the script loaded can be queued: window.cx = window.cx || []; cx.push(["track", "X"]).
  */
 (function (w, d) {
@@ -23,7 +25,7 @@
   var MAX_BATCH = 20, FLUSH_MS = 5000, SESSION_MS = 30 * 60 * 1000;
   var CLICK_IDS = ["gclid", "gbraid", "wbraid", "dclid", "msclkid", "fbclid", "ttclid", "li_fat_id", "twclid", "yclid"];
   var UTM = { utm_source: "source", utm_medium: "medium", utm_campaign: "name", utm_term: "term", utm_content: "content" };
-  var queue = [], timer = null, userId = null;
+  var queue = [], timer = null, userId = null, listeners = [], history = [];
   var consent = (script.getAttribute("data-consent") || "pending") === "granted";
 
   function uuid() {
@@ -88,6 +90,8 @@
     if (consent && userId) msg.userId = userId;
     if (!msg.anonymousId && !msg.userId) msg.anonymousId = "anonymous"; // no id without consent
     queue.push(msg);
+    if (history.length < 100) history.push(msg);
+    listeners.forEach(function (fn) { try { fn(msg); } catch (e) { /* a listener's bug is its own */ } });
     if (queue.length >= MAX_BATCH) flush(false);
     else if (!timer) timer = setTimeout(function () { flush(false); }, FLUSH_MS);
   }
@@ -123,6 +127,9 @@
       if (!consent) { cookie("_cx_aid", "", 0); cookie("_cx_sid", "", 0); userId = null; }
     },
     flush: function () { flush(false); },
+    hasConsent: function () { return consent; },
+    ids: function () { return { anonymousId: anonymousId(), userId: consent ? userId : null }; },
+    on: function (fn) { listeners.push(fn); history.forEach(function (m) { try { fn(m); } catch (e) {} }); },
     push: function (call) { if (call && api[call[0]]) api[call[0]].apply(api, call.slice(1)); }
   };
   var pending = Array.isArray(w.cx) ? w.cx : [];
