@@ -61,6 +61,9 @@ def create_app(workspace_path: str | os.PathLike[str], config: CollectorConfig |
     errors.install(app)
     app.include_router(profiles_router)
     app.include_router(analyses_router)
+    from cxlens.api.voice import router as voice_router
+
+    app.include_router(voice_router)
     for route in routes():
         app.router.routes.append(route)
     app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))

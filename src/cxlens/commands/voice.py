@@ -81,14 +81,15 @@ def topics_cmd(project: ProjectOpt = None,
 
 @voice_app.command("scores")
 def scores_cmd(project: ProjectOpt = None,
-               by: Annotated[str, typer.Option("--by", help="touchpoint, channel, stage, source, kind, month or all.")] = "touchpoint",
+               by: Annotated[str, typer.Option("--by", help="touchpoint, channel, stage, source, kind, month, week, persona or all.")] = "touchpoint",
+               language: Annotated[str, typer.Option("--language", "-l", help="Persona names: de or en.")] = "en",
                json: JsonOpt = False) -> None:
     """NPS, CSAT and CES with 95 % confidence intervals."""
     from cxlens.voice.scores import scores
 
     ws = open_workspace()
     try:
-        res = scores(ws.con, ws.root, project or ws.default_project, by)
+        res = scores(ws.con, ws.root, project or ws.default_project, by, ws=ws, lang=language)
     finally:
         ws.close()
     if json:

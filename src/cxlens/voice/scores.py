@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -28,6 +29,8 @@ GROUPS: Final = {
     "source": "source",
     "kind": "kind",
     "month": "strftime(timestamp, '%Y-%m')",
+    "week": "strftime(timestamp, '%G-W%V')",
+    "persona": "coalesce(persona, '(none)')",
     "all": "'all'",
 }
 
@@ -92,16 +95,8 @@ def is_top_box(score: float, scale_max: float | None) -> bool:
     return score >= top - 1  # top-2-box: 4-5 of 5, 6-7 of 7
 
 
-def scores(con: Any, root: Path, project: str, by: str = "touchpoint") -> list[GroupScores]:
-    if by not in GROUPS:
-        raise SpecError(f"cannot group scores by {by!r}; use one of {', '.join(GROUPS)}")
-    files = sorted(str(p) for p in (root / "tables" / "feedback" / f"project={project}").glob("*.parquet"))
-    if not files:
-        return []
-    rows = con.execute(
-        f"SELECT {GROUPS[by]} AS g, kind, score, scale_max FROM read_parquet(?, union_by_name = true)",
-        [files],
-    ).fetchall()
+def group_scores(rows: Iterable[tuple[Any, Any, Any, Any]]) -> list[GroupScores]:
+    """Scores per group from (group, kind, score, scale_max) rows."""
     acc: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "nps": [0, 0, 0], "csat": [0, 0], "ces": []})
     for g, kind, score, scale_max in rows:
         a = acc[str(g)]
@@ -112,7 +107,7 @@ def scores(con: Any, root: Path, project: str, by: str = "touchpoint") -> list[G
             a["nps"][0 if score >= 9 else 1 if score >= 7 else 2] += 1
         elif kind == "ces":
             a["ces"].append(float(score))
-        else:
+        elif kind != "custom":
             a["csat"][0] += is_top_box(float(score), scale_max)
             a["csat"][1] += 1
     out = []
@@ -122,3 +117,28 @@ def scores(con: Any, root: Path, project: str, by: str = "touchpoint") -> list[G
         out.append(GroupScores(g, a["n"], nps_interval(pr, pa_, de), wilson(a["csat"][0], a["csat"][1]),
                                mean_interval(a["ces"]), pr, de))
     return out
+
+
+def scores(con: Any, root: Path, project: str, by: str = "touchpoint", *, ws: Any = None,
+           lang: str = "en") -> list[GroupScores]:
+    """Scores of a project's feedback grouped ``by`` one of :data:`GROUPS`; ``persona``
+    needs the workspace ``ws`` (persons are resolved and joined to the latest persona run)."""
+    if by not in GROUPS:
+        raise SpecError(f"cannot group scores by {by!r}; use one of {', '.join(GROUPS)}", field="by")
+    if by == "persona":
+        if ws is None:
+            raise SpecError("scores by persona need the workspace: pass ws=", field="by")
+        from cxlens.voice.segments import feedback_relation
+
+        rel = feedback_relation(ws, con, project, lang)
+        if rel is None:
+            return []
+        return group_scores(rel.query("_fb", f"SELECT {GROUPS[by]}, kind, score, scale_max FROM _fb").fetchall())
+    files = sorted(str(p) for p in (root / "tables" / "feedback" / f"project={project}").glob("*.parquet"))
+    if not files:
+        return []
+    rows = con.execute(
+        f"SELECT {GROUPS[by]} AS g, kind, score, scale_max FROM read_parquet(?, union_by_name = true)",
+        [files],
+    ).fetchall()
+    return group_scores(rows)
