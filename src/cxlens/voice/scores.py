@@ -133,7 +133,9 @@ def scores(con: Any, root: Path, project: str, by: str = "touchpoint", *, ws: An
         rel = feedback_relation(ws, con, project, lang)
         if rel is None:
             return []
-        return group_scores(rel.query("_fb", f"SELECT {GROUPS[by]}, kind, score, scale_max FROM _fb").fetchall())
+        grouped = rel.query("_fb", f"SELECT {GROUPS[by]}, kind, score, scale_max FROM _fb")
+        assert grouped is not None  # a SELECT always gives a relation
+        return group_scores(grouped.fetchall())
     files = sorted(str(p) for p in (root / "tables" / "feedback" / f"project={project}").glob("*.parquet"))
     if not files:
         return []
