@@ -19,6 +19,9 @@ SpecOpt = Annotated[Path | None, typer.Option("--spec", help="Spec file (.toml o
 EngineOpt = Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")]
 JourneyOpt = Annotated[str | None, typer.Option(
     "--journey", help="Journey definition: steps are its touchpoints (<ws>/journeys/).")]
+PersonBreakdownOpt = Annotated[str | None, typer.Option(
+    "--breakdown", help="Per person attribute: persona, persona.id, account, account.industry, "
+    "account.size, trait.<name>.")]
 SinceOpt = Annotated[str | None, typer.Option(help="First day or time (ISO, UTC).")]
 UntilOpt = Annotated[str | None, typer.Option(help="End (exclusive; ISO, UTC).")]
 
@@ -68,7 +71,8 @@ def funnel(
     exclude: Annotated[list[str] | None, typer.Option(
         help="Exclude attempts with this event between the first and last step.")] = None,
     breakdown: Annotated[str | None, typer.Option(
-        help="channel, device, source or a property key.")] = None,
+        help="channel, device, source, a property key, or a person attribute: persona, "
+        "account.industry, account.size, trait.<name>.")] = None,
     journey: JourneyOpt = None, since: SinceOpt = None, until: UntilOpt = None,
     spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
     json: JsonOpt = False,
@@ -116,6 +120,7 @@ def paths(
     across_sessions: Annotated[bool, typer.Option(
         help="One path per person instead of per session.")] = False,
     top: Annotated[int | None, typer.Option(help="How many paths to list.")] = None,
+    breakdown: PersonBreakdownOpt = None,
     journey: JourneyOpt = None, since: SinceOpt = None, until: UntilOpt = None,
     spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
     json: JsonOpt = False,
@@ -123,7 +128,7 @@ def paths(
     """Most frequent paths from or to an event, with Sankey nodes and links (--json)."""
     flags = {"journey": journey, "start": start, "end": end, "max_steps": max_steps, "top": top,
              "per_session": False if across_sessions else None, "since": since,
-             "until": until}
+             "until": until, "breakdown": breakdown}
     doc = _run("paths", spec, flags, project, engine)
     if json:
         emit_json(doc)
@@ -136,6 +141,21 @@ def paths(
         table.add_row(" → ".join(row["steps"]), f"{row['count']:,}", f"{row['persons']:,}",
                       _pct(row["share_of_persons"]))
     console.print(table)
+    _print_breakdown(doc, "top path", lambda d: " → ".join(d["top"][0]["steps"])
+                     if d["top"] else "-")
+
+
+def _print_breakdown(doc: dict[str, Any], what: str, headline: Any) -> None:
+    """Per breakdown value: persons and the value's headline figure."""
+    if "breakdown" not in doc:
+        return
+    bt = Table(title="breakdown", title_justify="left")
+    for col in ("value", "persons", what):
+        bt.add_column(col, justify="right" if col == "persons" else "left")
+    for value, d in doc["breakdown"].items():
+        persons = d.get("persons", d.get("traces", sum(c["persons"] for c in d.get("cohorts", []))))
+        bt.add_row(value, f"{persons:,}", str(headline(d)))
+    console.print(bt)
 
 
 @app.command()
@@ -144,6 +164,7 @@ def graph(
         help="Segment filter, e.g. channel=email, device=mobile; repeatable.")] = None,
     per_session: Annotated[bool, typer.Option(help="One trace per session.")] = False,
     variants: Annotated[int | None, typer.Option(help="How many variants to list.")] = None,
+    breakdown: PersonBreakdownOpt = None,
     designed: Annotated[str | None, typer.Option(
         help="Designed journey to check conformance: 'A,B,C'.")] = None,
     export: Annotated[Path | None, typer.Option(
@@ -155,7 +176,7 @@ def graph(
     """Directly-follows graph with transition times, variants and conformance."""
     flags = {"journey": journey, "where": where, "per_session": per_session or None, "top_variants": variants,
              "designed": [s.strip() for s in designed.split(",")] if designed else None,
-             "since": since, "until": until}
+             "since": since, "until": until, "breakdown": breakdown}
     doc = _run("graph", spec, flags, project, engine)
     if export is not None:
         _export(export, spec, flags, project)
@@ -184,6 +205,8 @@ def graph(
                       f"{c['on_track']:,} have not deviated so far")
         for d in c["deviations"][:10]:
             console.print(f"  {d['kind']} at {d['at']}: {d['traces']:,}")
+    _print_breakdown(doc, "most frequent variant", lambda d: " → ".join(
+        d["variants"][0]["steps"][:8]) if d["variants"] else "-")
 
 
 def _export(path: Path, spec_file: Path | None, flags: dict[str, Any],
@@ -214,13 +237,14 @@ def retention(
     returning: Annotated[str | None, typer.Option(
         "--return", help="Return event (default: any).")] = None,
     periods: Annotated[int | None, typer.Option(help="Periods to show.")] = None,
+    breakdown: PersonBreakdownOpt = None,
     since: SinceOpt = None, until: UntilOpt = None,
     spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
     json: JsonOpt = False,
 ) -> None:
     """Cohort retention by first touch, lifecycle and repeat-purchase rate."""
     flags = {"period": period, "first": first, "returning": returning, "periods": periods,
-             "since": since, "until": until}
+             "since": since, "until": until, "breakdown": breakdown}
     doc = _run("retention", spec, flags, project, engine)
     if json:
         emit_json(doc)
@@ -237,6 +261,9 @@ def retention(
     console.print(table)
     console.print(f"repeat-purchase rate: {_pct(doc['repeat_purchase_rate'])} "
                   f"({doc['repeat_buyers']:,} of {doc['buyers']:,} buyers)")
+    _print_breakdown(doc, "retained after 1 period", lambda d: _pct(
+        sum(c["retained"][1] for c in d["cohorts"] if len(c["retained"]) > 1)
+        / max(sum(c["persons"] for c in d["cohorts"]), 1)))
 
 
 journey_app = typer.Typer(help="Journey definitions: touchpoints, stages, suggestions.",

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from cxlens.engines.expr import And, Cmp, Col, Cond, Expr, Lit, Or
+from cxlens.engines.expr import And, Attr, Cmp, Col, Cond, Expr, Lit, Or, attributes
 
 #: prepared columns every kernel gets: person (string), ts (int64 µs since epoch, UTC)
 BASE_SCHEMA = pa.schema([("person", pa.string()), ("ts", pa.int64())])
@@ -48,6 +48,10 @@ class Prepared:
         if self.until is not None:
             parts.append(Cmp(Col("timestamp"), "<", self.until))
         return And(tuple(parts)) if parts else None
+
+    def attributes(self) -> tuple[Attr, ...]:
+        """Person attributes the expressions use: the engine joins them by person."""
+        return attributes(self.where, *self.flags, *(e for _, e in self.strings))
 
     def schema(self) -> pa.Schema:
         fields = list(BASE_SCHEMA)

@@ -59,6 +59,34 @@ class Json:
         return "$." + self.key
 
 
+#: person-level attributes (journeys/attributes.py): joined onto the events by person
+ATTRIBUTE_PREFIXES = ("account.", "trait.")
+ATTRIBUTE_NAMES = frozenset({"persona", "persona.id", "account"})
+ACCOUNT_FIELDS = ("industry", "size", "country", "name")
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """A person-level attribute (``persona``, ``account.industry``, ``trait.age_group``):
+    one value per person, from a small table the engine joins onto the events."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        ok = self.name in ATTRIBUTE_NAMES or (
+            self.name.startswith("trait.") and bool(_KEY.match(self.name.removeprefix("trait.")))
+        ) or self.name in tuple(f"account.{f}" for f in ACCOUNT_FIELDS)
+        if not ok:
+            raise SpecError(
+                f"unknown person attribute {self.name!r}; use persona, persona.id, account, "
+                f"account.<{'|'.join(ACCOUNT_FIELDS)}> or trait.<profile trait>", field="attribute")
+
+    @property
+    def column(self) -> str:
+        """The joined column's name: derived from the name, safe as an identifier."""
+        return "_attr_" + self.name.encode().hex()
+
+
 @dataclass(frozen=True, slots=True)
 class Lit:
     value: Scalar | None
@@ -115,7 +143,7 @@ class Case:
 
 
 TRUE = And(())
-Expr = Col | Json | Lit | Coalesce | Case
+Expr = Col | Json | Attr | Lit | Coalesce | Case
 Cond = Cmp | In | IsNull | And | Or | Not
 
 
@@ -133,6 +161,31 @@ def _as_text(value: Scalar) -> Scalar:
     return value
 
 
+def attributes(*nodes: Expr | Cond | None) -> tuple[Attr, ...]:
+    """The person attributes ``nodes`` use, each once, in first-use order."""
+    found: dict[str, Attr] = {}
+
+    def walk(node: object) -> None:
+        match node:
+            case Attr(name):
+                found.setdefault(name, node)
+            case Coalesce(args) | And(args) | Or(args):
+                for a in args:
+                    walk(a)
+            case Case(whens, default):
+                for cond, _ in whens:
+                    walk(cond)
+                walk(default)
+            case Cmp(left, _, _) | In(left, _):
+                walk(left)
+            case IsNull(arg) | Not(arg):
+                walk(arg)
+
+    for n in nodes:
+        walk(n)
+    return tuple(found.values())
+
+
 # -- DuckDB ---------------------------------------------------------------------------
 def to_sql(node: Expr | Cond, params: list[Any]) -> str:
     """SQL text for ``node``; every value is appended to ``params`` as a ``?``."""
@@ -142,6 +195,8 @@ def to_sql(node: Expr | Cond, params: list[Any]) -> str:
         case Json(column, _):
             params.append(node.path)
             return f"json_extract_string({column}, ?)"
+        case Attr():
+            return f'"{node.column}"'
         case Lit(value):
             if value is None:
                 return "NULL"
@@ -196,6 +251,8 @@ def to_spark(node: Expr | Cond) -> Any:
             return F.col(name)
         case Json(column, _):
             return F.get_json_object(F.col(column), node.path)
+        case Attr():
+            return F.col(node.column)
         case Lit(value):
             return F.lit(value)
         case Coalesce(args):

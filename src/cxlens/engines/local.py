@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -77,12 +79,31 @@ class DuckDBEngine:
 
     def prepare(self, prep: Prepared) -> pa.Table:
         def fetch(view: str) -> pa.Table:
-            sql, params = prepared_sql(prep, view)
-            table = self.ws.con.sql(sql, params=params).to_arrow_table()
+            with self._attributes_joined(view, prep) as source:
+                sql, params = prepared_sql(prep, source)
+                table = self.ws.con.sql(sql, params=params).to_arrow_table()
             return table.select(prep.schema().names).cast(prep.schema())
 
         result: pa.Table = self._with_view(fetch)
         return result
+
+    @contextmanager
+    def _attributes_joined(self, view: str, prep: Prepared) -> Iterator[str]:
+        """``view``, or with person attributes (persona, account, traits) the events
+        view left-joined with their one-row-per-person table."""
+        attrs = prep.attributes()
+        if not attrs:
+            yield view
+            return
+        from cxlens.journeys.attributes import attribute_table, join_sql
+
+        table = attribute_table(self.ws, self.project, attrs, self.ws.con.view(view))
+        name = f"_cx_attr_{uuid.uuid4().hex[:12]}"
+        self.ws.con.register(name, table)
+        try:
+            yield join_sql(view, name, attrs)
+        finally:
+            self.ws.con.unregister(name)
 
     def run(self, prep: Prepared, kernel: Kernel, out_schema: pa.Schema) -> pa.Table:
         table = self.prepare(prep)

@@ -104,11 +104,22 @@ class SparkEngine:
         for name, expr in prep.strings:
             cols.append(to_spark(expr).cast("string").alias(name))
         cols += [F.coalesce(F.col("event"), F.lit("")).alias("_tie"), F.col("event_id")]
+        if prep.attributes():
+            df = self._with_attributes(df, prep.attributes())
         filtered = df.where(person.isNotNull())
         cond = prep.row_filter()
         if cond is not None:
             filtered = filtered.where(to_spark(cond))
         return filtered.select(*cols)
+
+    def _with_attributes(self, df: Any, attrs: Any) -> Any:
+        """Person attributes (persona, account, traits): the table DuckDBEngine joins,
+        built the same way, broadcast-joined by person."""
+        from cxlens.engines.local import analysable_events as duck_events
+        from cxlens.journeys.attributes import attribute_table, spark_join
+
+        table = attribute_table(self.ws, self.project, attrs, duck_events(self.ws, self.project))
+        return spark_join(self.spark, df, table, attrs)
 
     def run(self, prep: Any, kernel: Any, out_schema: Any) -> Any:
         import pyarrow as pa

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxlens.engines.base import Engine, Prepared
-from cxlens.engines.expr import IsNull, Not
+from cxlens.engines.expr import Expr, IsNull, Not
 from cxlens.errors import SpecError
 from cxlens.journeys.arrays import encode, int64_column, person_starts, sequence_hashes
+from cxlens.journeys.breakdowns import by_value, person_attribute, split_kernel, split_schema
 from cxlens.journeys.paths import ITEM
 from cxlens.journeys.steps import Filter, field_expr
 from cxlens.journeys.touchpoints import JourneyDefinition
@@ -48,8 +49,11 @@ class GraphSpec:
     until: datetime | None = None
     #: steps are this journey's touchpoints instead of event names / page paths
     journey: JourneyDefinition | None = None
+    #: a person attribute (persona, account.industry, trait.<name>): a graph per value
+    breakdown: str | None = None
 
     def __post_init__(self) -> None:
+        person_attribute(self.breakdown)
         if not self.session_minutes > 0:
             raise SpecError("session_minutes must be positive", field="session_minutes")
         if not self.top_variants > 0:
@@ -191,11 +195,19 @@ class GraphResult:
     variants: tuple[Variant, ...]
     #: every variant (steps joined by U+001F) with its count, most frequent first
     variant_counts: dict[str, int]
+    #: the same result per value of ``spec.breakdown``
+    breakdown: dict[str, GraphResult] = field(default_factory=dict)
 
     def dfg(self) -> dict[tuple[str, str], int]:
         return {(e.source, e.target): e.count for e in self.edges}
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._doc()
+        if self.spec.breakdown is not None:
+            out["breakdown"] = {v: r._doc() for v, r in self.breakdown.items()}
+        return out
+
+    def _doc(self) -> dict[str, Any]:
         return {
             "traces": self.traces,
             "edges": [{"source": e.source, "target": e.target, "count": e.count,
@@ -212,7 +224,10 @@ def _prepared(spec: GraphSpec) -> Prepared:
 
     item = spec.journey.touchpoint_expr() if spec.journey else ITEM
     conds = [Not(IsNull(item))] + [f.cond() for f in spec.where]
-    return Prepared(where=And(tuple(conds)), strings=(("item", item),), since=spec.since,
+    strings: tuple[tuple[str, Expr], ...] = (("item", item),)
+    if (attr := person_attribute(spec.breakdown)) is not None:
+        strings += (("dim", attr),)
+    return Prepared(where=And(tuple(conds)), strings=strings, since=spec.since,
                     until=spec.until)
 
 
@@ -258,7 +273,12 @@ def summarize(spec: GraphSpec, out: pa.Table) -> GraphResult:
 
 
 def graph(engine: Engine, spec: GraphSpec) -> GraphResult:
-    return summarize(spec, engine.run(_prepared(spec), kernel(spec), OUT_SCHEMA))
+    if spec.breakdown is None:
+        return summarize(spec, engine.run(_prepared(spec), kernel(spec), OUT_SCHEMA))
+    rows = engine.run(_prepared(spec), split_kernel(kernel(spec), OUT_SCHEMA),
+                      split_schema(OUT_SCHEMA))
+    parts = {v: summarize(spec, t) for v, t in by_value(rows).items()}
+    return replace(summarize(spec, rows), breakdown=parts)
 
 
 # -- conformance ------------------------------------------------------------------------
@@ -399,4 +419,5 @@ def spec_from_dict(doc: Mapping[str, Any],
         session_minutes=duration_seconds(doc.get("session", "30m"), "session") / 60,
         top_variants=int(doc.get("top_variants", 20)),
         since=optional_time(doc.get("since"), "since"),
-        until=optional_time(doc.get("until"), "until"), journey=journey)
+        until=optional_time(doc.get("until"), "until"), journey=journey,
+        breakdown=doc.get("breakdown"))

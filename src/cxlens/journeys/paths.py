@@ -11,7 +11,7 @@ U+001F), which merges across partitions by concatenation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from cxlens.journeys.arrays import (
     sequence_hashes,
     sorted_unique,
 )
+from cxlens.journeys.breakdowns import by_value, person_attribute, split_kernel, split_schema
 from cxlens.journeys.steps import Match, check_events, match_from_dict, parse_match
 from cxlens.journeys.touchpoints import JourneyDefinition
 
@@ -55,8 +56,11 @@ class PathsSpec:
     until: datetime | None = None
     #: steps are this journey's touchpoints instead of event names / page paths
     journey: JourneyDefinition | None = None
+    #: a person attribute (persona, account.industry, trait.<name>): paths per value
+    breakdown: str | None = None
 
     def __post_init__(self) -> None:
+        person_attribute(self.breakdown)
         if not isinstance(self.max_steps, int) or not 2 <= self.max_steps <= 50:
             raise SpecError(f"max_steps must be 2..50, got {self.max_steps!r}", field="max_steps")
         if not self.session_minutes > 0:
@@ -139,7 +143,10 @@ def _prepared(spec: PathsSpec) -> Prepared:
     flags: list[Cond] = [spec.start.cond() if spec.start else TRUE,
                          spec.end.cond() if spec.end else TRUE]
     item = spec.journey.touchpoint_expr() if spec.journey else ITEM
-    return Prepared(where=Not(IsNull(item)), flags=tuple(flags), strings=(("item", item),),
+    strings: tuple[tuple[str, Expr], ...] = (("item", item),)
+    if (attr := person_attribute(spec.breakdown)) is not None:
+        strings += (("dim", attr),)
+    return Prepared(where=Not(IsNull(item)), flags=tuple(flags), strings=strings,
                     since=spec.since, until=spec.until)
 
 
@@ -256,8 +263,16 @@ class PathsResult:
     top: tuple[PathRow, ...]
     nodes: tuple[SankeyNode, ...]
     links: tuple[SankeyLink, ...]
+    #: the same result per value of ``spec.breakdown``
+    breakdown: dict[str, PathsResult] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._doc()
+        if self.spec.breakdown is not None:
+            out["breakdown"] = {v: r._doc() for v, r in self.breakdown.items()}
+        return out
+
+    def _doc(self) -> dict[str, Any]:
         return {
             "persons": self.persons, "paths": self.paths,
             "top": [{"steps": list(r.steps), "count": r.count, "persons": r.persons,
@@ -305,7 +320,12 @@ def paths(engine: Engine, spec: PathsSpec, *, check: bool = True) -> PathsResult
         known = set(engine.distinct(Col("event")))
         check_events(known, [(f, m) for f, m in (("start", spec.start), ("end", spec.end))
                              if m is not None])
-    return summarize(spec, engine.run(_prepared(spec), kernel(spec), PATH_SCHEMA))
+    if spec.breakdown is None:
+        return summarize(spec, engine.run(_prepared(spec), kernel(spec), PATH_SCHEMA))
+    rows = engine.run(_prepared(spec), split_kernel(kernel(spec), PATH_SCHEMA),
+                      split_schema(PATH_SCHEMA))
+    parts = {v: summarize(spec, t) for v, t in by_value(rows).items()}
+    return replace(summarize(spec, rows), breakdown=parts)
 
 
 def spec_from_dict(doc: Mapping[str, Any],
@@ -336,4 +356,5 @@ def spec_from_dict(doc: Mapping[str, Any],
         top=int(doc.get("top", 20)), max_links=int(doc.get("max_links", 50)),
         since=optional_time(doc.get("since"), "since"),
         until=optional_time(doc.get("until"), "until"), journey=journey,
+        breakdown=doc.get("breakdown"),
     )

@@ -11,7 +11,7 @@ resurrected (active again after a gap) and dormant (active the period before, no
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from cxlens.engines.base import Engine, Prepared
 from cxlens.engines.expr import TRUE, Col, Or
 from cxlens.errors import SpecError
 from cxlens.journeys.arrays import int64_column, person_starts
+from cxlens.journeys.breakdowns import by_value, person_attribute, split_kernel, split_schema
 from cxlens.journeys.steps import Match, check_events, match_from_dict, parse_match
 
 Period = Literal["day", "week", "month"]
@@ -40,8 +41,11 @@ class RetentionSpec:
     purchase: Match | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: a person attribute (persona, account.industry, trait.<name>): cohorts per value
+    breakdown: str | None = None
 
     def __post_init__(self) -> None:
+        person_attribute(self.breakdown)
         if self.period not in PERIODS:
             raise SpecError(f"period must be one of {list(PERIODS)}, got {self.period!r}",
                             field="period")
@@ -148,12 +152,20 @@ class RetentionResult:
     lifecycle: tuple[LifecyclePeriod, ...]
     buyers: int
     repeat_buyers: int
+    #: the same result per value of ``spec.breakdown``
+    breakdown: dict[str, RetentionResult] = field(default_factory=dict)
 
     @property
     def repeat_purchase_rate(self) -> float:
         return self.repeat_buyers / self.buyers if self.buyers else 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._doc()
+        if self.spec.breakdown is not None:
+            out["breakdown"] = {v: r._doc() for v, r in self.breakdown.items()}
+        return out
+
+    def _doc(self) -> dict[str, Any]:
         return {
             "period": self.spec.period,
             "cohorts": [{"start": c.start, "persons": c.persons, "retained": list(c.retained),
@@ -205,7 +217,9 @@ def _prepared(spec: RetentionSpec) -> Prepared:
     flags = (spec.first.cond() if spec.first else TRUE,
              spec.returning.cond() if spec.returning else TRUE, purchase.cond())
     where = None if spec.first is None or spec.returning is None else Or(flags)
-    return Prepared(where=where, flags=flags, since=spec.since, until=spec.until)
+    attr = person_attribute(spec.breakdown)
+    return Prepared(where=where, flags=flags, since=spec.since, until=spec.until,
+                    strings=() if attr is None else (("dim", attr),))
 
 
 def retention(engine: Engine, spec: RetentionSpec, *, check: bool = True) -> RetentionResult:
@@ -214,7 +228,12 @@ def retention(engine: Engine, spec: RetentionSpec, *, check: bool = True) -> Ret
         check_events(known, [(f, m) for f, m in (("first", spec.first),
                                                   ("returning", spec.returning),
                                                   ("purchase", spec.purchase)) if m is not None])
-    return summarize(spec, engine.run(_prepared(spec), kernel(spec), ACTIVE_SCHEMA))
+    if spec.breakdown is None:
+        return summarize(spec, engine.run(_prepared(spec), kernel(spec), ACTIVE_SCHEMA))
+    rows = engine.run(_prepared(spec), split_kernel(kernel(spec), ACTIVE_SCHEMA),
+                      split_schema(ACTIVE_SCHEMA))
+    parts = {v: summarize(spec, t) for v, t in by_value(rows).items()}
+    return replace(summarize(spec, rows), breakdown=parts)
 
 
 def spec_from_dict(doc: Mapping[str, Any]) -> RetentionSpec:
@@ -238,4 +257,5 @@ def spec_from_dict(doc: Mapping[str, Any]) -> RetentionSpec:
                          first=match("first"), returning=match("returning"),
                          periods=int(doc.get("periods", 8)), purchase=match("purchase"),
                          since=optional_time(doc.get("since"), "since"),
-                         until=optional_time(doc.get("until"), "until"))
+                         until=optional_time(doc.get("until"), "until"),
+                         breakdown=doc.get("breakdown"))

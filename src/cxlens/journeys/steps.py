@@ -15,8 +15,11 @@ from types import MappingProxyType
 from typing import Any
 
 from cxlens.engines.expr import (
+    ATTRIBUTE_NAMES,
+    ATTRIBUTE_PREFIXES,
     COLUMNS,
     And,
+    Attr,
     Cmp,
     Col,
     Cond,
@@ -40,11 +43,15 @@ CONTEXT_FIELDS = {
 
 
 def field_expr(name: str) -> Expr:
-    """The expression for a field name as analysts write it."""
+    """The expression for a field name as analysts write it: an event column, a context
+    shorthand (``device``), a person attribute (``persona``, ``account.industry``,
+    ``trait.age_group``) or a property key (``category``, ``properties.a.b``)."""
     if not isinstance(name, str) or not name:
         raise SpecError("a field name must be a non-empty string", field="property")
     if name in COLUMNS:
         return Col(name)
+    if name in ATTRIBUTE_NAMES or name.startswith(ATTRIBUTE_PREFIXES):
+        return Attr(name)  # a person attribute (journeys/attributes.py)
     if name in CONTEXT_FIELDS:
         return Json("context", CONTEXT_FIELDS[name])
     if name.startswith("context."):
