@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cxlens.api.app import create_app
+from cxlens.identity.freshness import refresh
 from cxlens.simulate import simulate
 from cxlens.store.workspace import Workspace
 from cxlens.web.auth import add_user
@@ -23,6 +24,7 @@ def shop_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws = Workspace.init(root, project="shop")
     try:
         simulate(ws, business="shop", customers=1500, seed=7, project="shop")
+        refresh(ws, "shop")  # as cxlens demo and the server's refresh loop do
         ws.ensure_project("other")
         add_user(ws.catalog, "anna", PASSWORD, "admin", ["shop"])
         add_user(ws.catalog, "viktor", PASSWORD, "viewer", ["shop"])

@@ -34,6 +34,9 @@ def demo(
             console.print(f"simulating {customers:,} shop customers into [bold]{ws.root}[/] ...")
         report = simulate(ws, business="shop", customers=customers, seed=seed, project="shop")
         ws.compact()
+        from cxlens.identity.freshness import refresh
+
+        refresh(ws, "shop")  # the dashboard counts resolved persons from the first page
         if not json:
             console.print(
                 f"  {report.events:,} events, {report.feedback:,} feedback answers in "

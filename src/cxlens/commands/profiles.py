@@ -27,13 +27,11 @@ def resolve_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Link ids from identify, alias, events and shared identifiers into persons."""
-    from cxlens.identity import resolve
-    from cxlens.identity.profiles import build_profiles
+    from cxlens.identity.freshness import resolve_and_mark
 
     ws = open_workspace()
     try:
-        res = resolve(ws, project, full=full)
-        rows = build_profiles(ws, res.project) if profiles else 0
+        res, rows = resolve_and_mark(ws, project, full=full, profiles=profiles)
     finally:
         ws.close()
     doc = {**asdict(res), "profile_rows": rows}

@@ -23,6 +23,7 @@ class Match:
     events: int
     first: datetime
     last: datetime
+    label: str = ""  # what people recognise: a user id, else the person key
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +43,17 @@ def search(con: duckdb.DuckDBPyConnection, text: str, limit: int = 25) -> list[M
     if not needle:
         return []
     rows = con.execute("""
-        SELECT person, count(*), min(timestamp), max(timestamp) FROM pev
+        SELECT person, count(*), min(timestamp), max(timestamp), coalesce(min(user_id), person)
+        FROM pev_all
         WHERE person IN (
-            SELECT person FROM pev
-            WHERE contains(lower(person), lower($q)) OR contains(lower(anonymous_id), lower($q))
+            SELECT person FROM pev_all
+            WHERE contains(lower(person), lower($q)) OR contains(lower(user_id), lower($q))
+                OR contains(lower(anonymous_id), lower($q))
                OR (type = 'identify' AND contains(lower(context), lower($q)))
             LIMIT 1000)
         GROUP BY person ORDER BY count(*) DESC, person LIMIT $limit
     """, {"q": needle, "limit": limit}).fetchall()
-    return [Match(str(p), int(n), a, b) for p, n, a, b in rows]
+    return [Match(str(p), int(n), a, b, str(lab)) for p, n, a, b, lab in rows]
 
 
 def _page_person(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str,
@@ -66,7 +69,7 @@ def _page_person(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str,
     except CxError:
         pass
     rows = con.execute("""
-        SELECT person FROM pev WHERE list_contains($ids, person) OR list_contains($ids, user_id)
+        SELECT person FROM pev_all WHERE list_contains($ids, person) OR list_contains($ids, user_id)
             OR list_contains($ids, anonymous_id) LIMIT 1
     """, {"ids": candidates}).fetchall()
     return str(rows[0][0]) if rows else None
@@ -78,10 +81,10 @@ def person_view(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str,
     if person is None:
         return None
     ids = con.execute("""
-        SELECT DISTINCT 'user_id', user_id FROM pev WHERE person = $p AND user_id IS NOT NULL
-        UNION SELECT DISTINCT 'anonymous_id', anonymous_id FROM pev
+        SELECT DISTINCT 'user_id', user_id FROM pev_all WHERE person = $p AND user_id IS NOT NULL
+        UNION SELECT DISTINCT 'anonymous_id', anonymous_id FROM pev_all
               WHERE person = $p AND anonymous_id IS NOT NULL
-        UNION SELECT DISTINCT 'account_id', account_id FROM pev
+        UNION SELECT DISTINCT 'account_id', account_id FROM pev_all
               WHERE person = $p AND account_id IS NOT NULL
         ORDER BY 1, 2
     """, {"p": person}).fetchall()
@@ -93,11 +96,11 @@ def person_view(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str,
                coalesce(last_value(channel IGNORE NULLS) OVER (ORDER BY timestamp
                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 'direct'),
                source, revenue
-        FROM pev WHERE person = $p ORDER BY timestamp LIMIT 1000
+        FROM pev_all WHERE person = $p ORDER BY timestamp LIMIT 1000
     """, {"p": person}).fetchall()
     consent: dict[str, tuple[str, datetime]] = {}
     for ts, props in con.execute(
-            "SELECT timestamp, properties FROM pev WHERE person = $p AND event = $e "
+            "SELECT timestamp, properties FROM pev_all WHERE person = $p AND event = $e "
             "ORDER BY timestamp", {"p": person, "e": CONSENT_EVENT}).fetchall():
         try:
             doc = orjson.loads(props or "{}")
@@ -130,7 +133,7 @@ def search_accounts(con: duckdb.DuckDBPyConnection, text: str, limit: int = 10
     if not needle:
         return []
     rows = con.execute("""
-        SELECT account_id, count(DISTINCT person) FROM pev
+        SELECT account_id, count(DISTINCT person) FROM pev_all
         WHERE account_id IS NOT NULL AND contains(lower(account_id), lower($q))
         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $limit
     """, {"q": needle, "limit": limit}).fetchall()

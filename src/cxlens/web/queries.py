@@ -3,10 +3,10 @@ as DuckDB views on a private connection.
 
 Each request gets its own in-memory DuckDB connection (a few ms) so that the views it
 defines cannot collide with another request's; the event files are the catalog's
-snapshot, as ``Workspace.events`` reads them. Persons are stitched cheaply: an
-anonymous id that ever appeared together with a user id takes that user id. That
-matches identify calls, which is what the simulator and the SDKs send; the identity
-module's full resolution can replace it once a workspace has resolved identities.
+snapshot, as ``Workspace.events`` reads them. Persons are identity's resolved persons
+(``with_person``: the same people every analysis counts); the server keeps them current
+(``identity.freshness``). Analysis views leave out persons who denied analytics consent,
+as the journey analyses do; the profile lookup sees everyone, for access requests.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from cxlens.store.workspace import Workspace
 
@@ -90,8 +91,8 @@ def snapshot_key(ws: Workspace, project: str) -> tuple[int, int]:
 
 
 def connect(ws: Workspace, project: str) -> duckdb.DuckDBPyConnection:
-    """A private connection with views ``ev`` (the project's events), ``idmap``
-    (anonymous id -> user id) and ``pev`` (events with a ``person`` column)."""
+    """A private connection with views ``ev`` (the project's events), ``pev_all`` (plus
+    ``person_id``) and ``pev`` (analysable: ``person`` column, consent honoured)."""
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false").fetchall()
     engine = ws.config.get("engine", {})
@@ -110,15 +111,16 @@ def connect(ws: Workspace, project: str) -> duckdb.DuckDBPyConnection:
             "NULL::VARCHAR session_id, NULL::VARCHAR properties, NULL::VARCHAR context, "
             "NULL::DOUBLE revenue, NULL::VARCHAR currency, NULL::DATE date WHERE false")
     rel.create_view("ev")
-    con.execute("""
-        CREATE VIEW idmap AS
-        SELECT anonymous_id, min(user_id) AS user_id FROM ev
-        WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL GROUP BY anonymous_id
-    """).fetchall()
+    from cxlens.identity import with_person
+    from cxlens.privacy.consent import denied
+
+    with_person(ws, con.table("ev"), project).create_view("_resolved")
+    con.execute("CREATE VIEW pev_all AS SELECT *, person_id AS person FROM _resolved").fetchall()
+    gone = denied(ws, project, "analytics") if files else []
+    con.register("_denied", pa.table({"person_id": pa.array(gone, pa.string())}))
     con.execute("""
         CREATE VIEW pev AS
-        SELECT ev.*, coalesce(ev.user_id, m.user_id, ev.anonymous_id) AS person
-        FROM ev LEFT JOIN idmap m USING (anonymous_id)
+        SELECT * FROM pev_all WHERE person_id NOT IN (SELECT person_id FROM _denied)
     """).fetchall()
     return con
 

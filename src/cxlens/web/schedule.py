@@ -13,6 +13,10 @@
 
 ``[alerts] cron`` checks the KPI targets on its own schedule (see ``alerts``).
 
+The same process keeps resolved persons current: every ``[identity] refresh_seconds``
+(default 60, 0 turns it off) it resolves the identities of projects that received events
+since their last resolve (``identity.freshness``), at start-up first.
+
 One asyncio task per server process waits for the next due time and runs the job in a
 thread. With ``--workers N`` each worker would send its own copy, so only the process
 that wins an advisory lock file (``<ws>/_tmp/scheduler.lock``) runs schedules.
@@ -163,6 +167,49 @@ async def run_forever(root: Path, now: Callable[[], datetime] = lambda: datetime
         nexts[i] = iters[i][0].get_next(datetime)
 
 
+def refresh_seconds(config: Mapping[str, Any]) -> float:
+    raw = (config.get("identity", {}) or {}).get("refresh_seconds", 60)
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
+        raise ConfigError(f"[identity] refresh_seconds = {raw!r}: write a number of seconds "
+                          "(0 turns the refresh off)", field="identity.refresh_seconds")
+    return float(raw)
+
+
+def refresh_identities(root: Path) -> int:
+    """Resolve every project that received events since its last resolve; how many."""
+    from cxlens.identity.freshness import refresh
+
+    ws = Workspace.open(root)
+    try:
+        return sum(refresh(ws, project) is not None for project in ws.projects())
+    finally:
+        ws.close()
+
+
+async def refresh_forever(root: Path, stop: asyncio.Event) -> None:
+    """Refresh until ``stop`` is set; a refresh under way is finished, never abandoned
+    (its DuckDB thread must not outlive the server)."""
+    ws = Workspace.open(root)
+    try:
+        every = refresh_seconds(ws.config)
+    except ConfigError as exc:
+        log.error("identity refresh not started: %s", exc.message)
+        return
+    finally:
+        ws.close()
+    while every > 0 and not stop.is_set():
+        try:
+            n = await asyncio.to_thread(refresh_identities, root)
+            if n:
+                log.info("resolved identities of %d project(s)", n)
+        except Exception:  # a failed refresh is retried on the next round
+            log.exception("identity refresh failed")
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+        except TimeoutError:
+            pass
+
+
 def _lock(root: Path) -> int | None:
     path = root / "_tmp" / "scheduler.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,12 +230,16 @@ def install(app: Any, root: Path) -> None:
     async def lifespan(a: Any) -> AsyncIterator[Any]:
         async with inner(a) as state:
             fd = _lock(root)
-            task = asyncio.create_task(run_forever(root)) if fd is not None else None
+            stop = asyncio.Event()
+            tasks = ([asyncio.create_task(run_forever(root)),
+                      asyncio.create_task(refresh_forever(root, stop))] if fd is not None else [])
             try:
                 yield state
             finally:
-                if task is not None:
-                    task.cancel()
+                stop.set()
+                if tasks:
+                    tasks[0].cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
                 if fd is not None:
                     os.close(fd)
 
