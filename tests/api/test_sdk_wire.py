@@ -204,3 +204,10 @@ def test_posthog_js_style_gzip_named_in_the_query_string(live: Live) -> None:
     assert r.status_code == 200, r.text
     rows = live.wait_for("shop", lambda r: len(r) == 1, "event_id = ?", [event["uuid"]])
     assert (rows[0]["type"], rows[0]["anonymous_id"], rows[0]["session_id"]) == ("page", "js-anon", "js-s")
+
+
+def test_ingest_routes_are_in_the_openapi_schema(live: Live) -> None:
+    paths = httpx.get(f"{live.url}/api/v1/openapi.json").json()["paths"]
+    for path in ("/v1/batch", "/v1/track", "/batch", "/e", "/i/v1/analytics/events"):
+        assert "post" in paths[path], path
+    assert paths["/v1/batch"]["post"]["tags"] == ["collector"]

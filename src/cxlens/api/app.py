@@ -1,8 +1,9 @@
 """The ASGI app factory: ``create_app(workspace_path)``.
 
 One FastAPI app so that the JSON API (``/api/v1``, with its OpenAPI schema) and the
-dashboard can be added as routers later; the collector's hot routes are plain
-Starlette routes that read the raw body themselves and stay out of the schema.
+dashboard can be added as routers later; the collector's ingest routes are served by
+a raw-ASGI fast path in front of FastAPI (``cxlens.api.ingest_asgi``) and only
+declared on the app for the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from starlette.routing import Route
 
 from cxlens.api import errors
 from cxlens.api.analyses import router as analyses_router
-from cxlens.api.collector import Collector, CollectorConfig, routes
+from cxlens.api.collector import Collector, CollectorConfig
+from cxlens.api.ingest_asgi import CxFastAPI, declare_routes
 from cxlens.api.metrics import Metrics, healthz, metrics_endpoint
 from cxlens.api.profiles import router as profiles_router
 from cxlens.store.workspace import Workspace
@@ -54,7 +56,7 @@ def create_app(workspace_path: str | os.PathLike[str], config: CollectorConfig |
         finally:
             await collector.stop()
 
-    app = FastAPI(title="cxlens", version="0.1.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json",
+    app = CxFastAPI(title="cxlens", version="0.1.0", lifespan=lifespan, openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None)
     app.state.metrics = metrics
     app.state.workspace = root
@@ -64,8 +66,7 @@ def create_app(workspace_path: str | os.PathLike[str], config: CollectorConfig |
     from cxlens.api.voice import router as voice_router
 
     app.include_router(voice_router)
-    for route in routes():
-        app.router.routes.append(route)
+    declare_routes(app)  # in the schema; requests are served by CxFastAPI's fast path
     app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))
     app.router.routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     app.router.routes.append(Route("/cx.js", cx_js, methods=["GET"]))

@@ -1,4 +1,4 @@
-"""Reading a request body safely: size limits before and after decompression."""
+"""Decoding a request body safely: size limits before and after decompression."""
 
 from __future__ import annotations
 
@@ -9,25 +9,9 @@ from typing import Any
 
 import orjson
 import zstandard
-from starlette.requests import Request
 
 from cxlens.api.errors import InvalidBody, PayloadTooLarge, UnsupportedEncoding
-
-
-async def read_raw(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body is {declared} bytes, more than the limit of {limit}",
-                              field="body")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is more than the limit of {limit} bytes",
-                                  field="body")
-        chunks.append(chunk)
-    return b"".join(chunks)
+from cxlens.api.posthog_form import form_data, is_form
 
 
 def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
@@ -80,12 +64,17 @@ def parse_json(data: bytes) -> Any:
         raise InvalidBody(f"body is not valid JSON (UTF-8): {exc}", field="body") from None
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    raw = await read_raw(request, limit)
-    encoding = request.headers.get("content-encoding")
-    if encoding is None and request.query_params.get("compression") == "gzip-js":
+def decode_body(raw: bytes, content_encoding: str | None, content_type: str | None,
+                query: dict[str, str], limit: int) -> Any:
+    """A request body -> JSON value: Content-Encoding, posthog-js' ``compression``
+    (query string or form field) and its form-encoded ``data=`` bodies."""
+    encoding = content_encoding
+    if encoding is None and query.get("compression") == "gzip-js":
         encoding = "gzip"  # posthog-js names the compression in the query string
-    return parse_json(decompress(raw, encoding, limit))
+    data = decompress(raw, encoding, limit)
+    if is_form(data, content_type):
+        data = form_data(data, query, limit)
+    return parse_json(data)
 
 
 def basic_user(header: str | None) -> str | None:

@@ -2,7 +2,8 @@
 
 The hot path reads the raw body, decodes it with orjson, normalises each message to
 a row, writes the rows to the WAL (fsync, group commit) and only then answers. No
-pydantic here: it cost a third of the throughput (field notes).
+pydantic and no Starlette request objects here: the handlers are plain functions of
+(``Collector``, ``Incoming``) served by the raw-ASGI fast path in ``ingest_asgi``.
 
 Batch rule: valid messages are stored and invalid ones reported: 200 with
 ``{"success": true, "accepted": n, "dropped": d, "rejected": [{index, field, reason}]}``;
@@ -16,17 +17,14 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
-from cxlens.api.body import basic_user, read_json
-from cxlens.api.errors import BatchRejected, InvalidBody, PayloadTooLarge, json_response
+from cxlens.api.body import basic_user, decode_body
+from cxlens.api.errors import BatchRejected, InvalidBody, PayloadTooLarge
 from cxlens.api.metrics import Metrics
 from cxlens.errors import AuthError
 from cxlens.ingest.posthog import normalize_posthog
@@ -51,6 +49,32 @@ SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 CORS = {"Access-Control-Allow-Origin": "*",
         "Access-Control-Allow-Headers": "Content-Type, Authorization, Content-Encoding",
         "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Max-Age": "86400"}
+
+
+@dataclass(slots=True)
+class Incoming:
+    """What the handlers need of an HTTP request (built by ``ingest_asgi``)."""
+
+    path: str
+    #: lower-case names; only the headers the collector reads
+    headers: dict[str, str]
+    query: dict[str, str]
+    client_ip: str | None
+    body: bytes
+
+    def json(self, limit: int) -> Any:
+        h = self.headers
+        return decode_body(self.body, h.get("content-encoding"), h.get("content-type"),
+                           self.query, limit)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A handler's result: rows to make durable for ``project``, then ``body`` (200)."""
+
+    project: str
+    rows: list[Row]
+    body: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +141,11 @@ class Collector:
     wal: SegmentLog = field(init=False)
     commit: GroupCommit = field(init=False)
     drainer: Drainer = field(init=False)
+    limits: Limits = field(init=False)
     _ws: Workspace = field(init=False)
 
     def __post_init__(self) -> None:
+        self.limits = self.config.limits
         self._ws = Workspace.open(self.workspace)
         # the writer shares the cores with the request path; a single DuckDB thread keeps
         # it from starving the event loops (it batches more when it falls behind)
@@ -172,12 +198,11 @@ class Collector:
         if rows:
             await self.commit.append(encode_record(project, rows))
 
-    def request_info(self, request: Request, privacy: PrivacySettings, source: str) -> RequestInfo:
-        h = request.headers
+    def request_info(self, req: Incoming, privacy: PrivacySettings, source: str) -> RequestInfo:
+        h = req.headers
         deny = h.get("x-cx-consent", "").lower() == "denied" or (
             privacy.honor_dnt and (h.get("dnt") == "1" or h.get("sec-gpc") == "1"))
-        client = request.client.host if request.client else None
-        return RequestInfo(client_ip=client, deny_personal=deny, source=source)
+        return RequestInfo(client_ip=req.client_ip, deny_personal=deny, source=source)
 
     def account(self, api: str, total: int, rows: int, errors: list[MessageError],
                 dropped: int) -> None:
@@ -188,11 +213,6 @@ class Collector:
             m.consent_dropped.inc(dropped)
         for e in errors:
             m.rejected.labels(e.field or "message").inc()
-
-
-def _collector(request: Request) -> Collector:
-    c: Collector = request.app.state.collector
-    return c
 
 
 def _sent_at(value: Any, name: str) -> datetime | None:
@@ -225,33 +245,42 @@ def _result(rows: int, errors: list[MessageError], dropped: int, prefix: str) ->
 
 
 # -- Segment / RudderStack -------------------------------------------------------------
-async def segment_endpoint(request: Request) -> Response:
-    if request.method == "OPTIONS":
-        return Response(status_code=204, headers=CORS)
-    c = _collector(request)
-    kind = request.url.path.rsplit("/", 1)[-1]
-    body = await read_json(request, c.config.max_body_bytes)
+def segment_batch(c: Collector, req: Incoming) -> Outcome:
+    """Segment / RudderStack batch (`/v1/batch`, `/v1/import`)
+
+    `{"batch": [message, ...], "sentAt"}`; the write key as HTTP Basic user name or
+    `writeKey` in the body. Answers `{"success", "accepted", "dropped", "rejected"}`.
+    """
+    return _segment(c, req, None)
+
+
+def segment_single(c: Collector, req: Incoming) -> Outcome:
+    """One Segment message (`/v1/track`, `/v1/page`, ...): the path sets its type
+
+    The write key as HTTP Basic user name or `writeKey` in the body.
+    """
+    return _segment(c, req, req.path.rsplit("/", 1)[-1])
+
+
+def _segment(c: Collector, req: Incoming, kind: str | None) -> Outcome:
+    body = req.json(c.config.max_body_bytes)
     if not isinstance(body, dict):
         raise InvalidBody("body must be a JSON object", field="body")
-    key = basic_user(request.headers.get("authorization")) or body.get("writeKey")
+    key = basic_user(req.headers.get("authorization")) or body.get("writeKey")
     project, privacy = c.keys.lookup(key)
     sent_at = _sent_at(body.get("sentAt"), "sentAt")
-    if kind in ("batch", "import"):
+    if kind is None:
         messages = _batch_list(body.get("batch"), "batch", c.config.max_batch_events)
-        type_hint = None
         prefix = "batch["
     else:
         messages = [body]
-        type_hint = kind
         prefix = ""
-    info = c.request_info(request, privacy, "segment")
-    received = datetime.now(UTC)
+    info = c.request_info(req, privacy, "segment")
     rows, errors, dropped = normalize_messages(
-        messages, sent_at=sent_at, received_at=received, limits=c.config.limits,
-        privacy=privacy, request=info, type_hint=type_hint)
+        messages, sent_at=sent_at, received_at=datetime.now(UTC), limits=c.limits,
+        privacy=privacy, request=info, type_hint=kind)
     c.account("segment", len(messages), len(rows), errors, dropped)
-    await c.store(project, rows)
-    return json_response(_result(len(rows), errors, dropped, prefix), headers=CORS)
+    return Outcome(project, rows, _result(len(rows), errors, dropped, prefix))
 
 
 # -- PostHog ---------------------------------------------------------------------------
@@ -269,11 +298,13 @@ def _posthog_key(body: Any, events: list[Any]) -> Any:
     return None
 
 
-async def posthog_endpoint(request: Request) -> Response:
-    if request.method == "OPTIONS":
-        return Response(status_code=204, headers=CORS)
-    c = _collector(request)
-    body = await read_json(request, c.config.max_body_bytes)
+def posthog_capture(c: Collector, req: Incoming) -> Outcome:
+    """PostHog capture (`/batch/`, `/capture/`, `/e/`, `/track/`, `/engage/`)
+
+    `{"api_key", "batch": [...]}`, one event, or a list of events; JSON, gzip-js, or
+    posthog-js' form-encoded `data=` (base64 or lz64). Answers `{"status": 1, ...}`.
+    """
+    body = req.json(c.config.max_body_bytes)
     if isinstance(body, list):
         events, sent_raw, prefix = body, None, "["
     elif isinstance(body, dict) and "batch" in body:
@@ -284,53 +315,56 @@ async def posthog_endpoint(request: Request) -> Response:
         raise InvalidBody("body must be a JSON object or array", field="body")
     events = _batch_list(events, "batch", c.config.max_batch_events)
     project, privacy = c.keys.lookup(
-        basic_user(request.headers.get("authorization")) or _posthog_key(body, events))
-    rows, errors, dropped = await _posthog_rows(c, request, project, privacy, events, sent_raw)
-    return json_response({"status": 1, **_result(len(rows), errors, dropped, prefix)},
-                         headers=CORS)
+        basic_user(req.headers.get("authorization")) or _posthog_key(body, events))
+    rows, errors, dropped = _posthog_rows(c, req, privacy, events, sent_raw)
+    return Outcome(project, rows, {"status": 1, **_result(len(rows), errors, dropped, prefix)})
 
 
-async def _posthog_rows(c: Collector, request: Request, project: str, privacy: PrivacySettings,
-                        events: list[Any], sent_raw: Any) -> tuple[list[Row], list[MessageError], int]:
+def _posthog_rows(c: Collector, req: Incoming, privacy: PrivacySettings, events: list[Any],
+                  sent_raw: Any) -> tuple[list[Row], list[MessageError], int]:
     sent_at = _sent_at(sent_raw, "sent_at")
-    info = c.request_info(request, privacy, "posthog")
+    info = c.request_info(req, privacy, "posthog")
     rows, errors, dropped, _ = normalize_posthog(
-        events, sent_at=sent_at, received_at=datetime.now(UTC), limits=c.config.limits,
-        privacy=privacy, request=info, sdk_info=request.headers.get("posthog-sdk-info"))
+        events, sent_at=sent_at, received_at=datetime.now(UTC), limits=c.limits,
+        privacy=privacy, request=info, sdk_info=req.headers.get("posthog-sdk-info"))
     c.account("posthog", len(events), len(rows), errors, dropped)
-    await c.store(project, rows)
     return rows, errors, dropped
 
 
-async def posthog_v1_endpoint(request: Request) -> Response:
-    """``/i/v1/analytics/events``: Bearer key, per-event ``results`` the SDK reads."""
-    if request.method == "OPTIONS":
-        return Response(status_code=204, headers=CORS)
-    c = _collector(request)
-    project, privacy = c.keys.lookup(basic_user(request.headers.get("authorization")))
-    body = await read_json(request, c.config.max_body_bytes)
+def posthog_v1(c: Collector, req: Incoming) -> Outcome:
+    """PostHog capture v1 (`capture_mode="v1"`)
+
+    `Authorization: Bearer KEY`, `{"batch": [...]}`; answers per-event
+    `{"results": {uuid: {"result": "ok" | "drop"}}}`, which the SDK reads to retry.
+    """
+    project, privacy = c.keys.lookup(basic_user(req.headers.get("authorization")))
+    body = req.json(c.config.max_body_bytes)
     if not isinstance(body, dict):
         raise InvalidBody("body must be a JSON object with 'batch'", field="body")
     events = _batch_list(body.get("batch"), "batch", c.config.max_batch_events)
-    rows, errors, dropped = await _posthog_rows(
-        c, request, project, privacy, events, request.headers.get("posthog-request-timestamp"))
+    rows, errors, dropped = _posthog_rows(
+        c, req, privacy, events, req.headers.get("posthog-request-timestamp"))
     bad = {e.index for e in errors}
     results: dict[str, dict[str, str]] = {}
     for index, ev in enumerate(events):
         uid = ev.get("uuid") if isinstance(ev, dict) else None
         if isinstance(uid, str):
             results[uid] = {"result": "drop" if index in bad else "ok"}
-    return json_response({"results": results, **_result(len(rows), errors, dropped, "batch[")},
-                         headers=CORS)
+    return Outcome(project, rows,
+                   {"results": results, **_result(len(rows), errors, dropped, "batch[")})
 
 
-def routes() -> list[Route]:
-    methods = ["POST", "OPTIONS"]
-    out = [Route("/v1/batch", segment_endpoint, methods=methods),
-           Route("/v1/import", segment_endpoint, methods=methods)]
-    out += [Route(f"/v1/{kind}", segment_endpoint, methods=methods) for kind in SEGMENT_TYPES]
+Handler = Callable[[Collector, Incoming], Outcome]
+
+
+def _routes() -> dict[str, Handler]:
+    out: dict[str, Handler] = {"/v1/batch": segment_batch, "/v1/import": segment_batch}
+    out.update({f"/v1/{kind}": segment_single for kind in SEGMENT_TYPES})
     for path in ("/batch", "/capture", "/e", "/track", "/engage"):
-        out.append(Route(path, posthog_endpoint, methods=methods))
-        out.append(Route(path + "/", posthog_endpoint, methods=methods))
-    out.append(Route("/i/v1/analytics/events", posthog_v1_endpoint, methods=methods))
+        out[path] = out[path + "/"] = posthog_capture
+    out["/i/v1/analytics/events"] = posthog_v1
     return out
+
+
+#: exact path -> handler; served by ``cxlens.api.ingest_asgi`` before FastAPI routing
+INGEST_ROUTES: dict[str, Handler] = _routes()
