@@ -36,7 +36,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> Server:
+    def start(self, timeout: float = 60.0) -> Server:  # two workers start slowly on a busy box
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, "-c", "import sys; from cxlens.cli import main; main(sys.argv[1:])", "-w", str(self.workspace), "serve",
                "--port", str(self.port), *self.args]
