@@ -235,27 +235,32 @@ def journey_map(con: duckdb.DuckDBPyConnection, period: Period,
 
 def _add_sentiment(con: duckdb.DuckDBPyConnection, period: Period, files: list[str],
                    cells: dict[tuple[str, str | None], Cell], stages: Stages) -> None:
-    """Mean score (as a share of its scale) of feedback given in the stage: the survey
-    answers come after a delivery or a ticket, so they belong to the touchpoint asked."""
+    """Mean score (as a share of its scale) of feedback given in the stage. Survey answers
+    carry their stage (``properties.stage``); other feedback is placed by its touchpoint:
+    delivery, checkout, else service (answers come after a delivery or a ticket)."""
     rows = con.execute("""
-        SELECT CASE WHEN touchpoint ILIKE '%deliver%' OR touchpoint ILIKE '%liefer%'
-                    THEN 'delivery' WHEN touchpoint ILIKE '%checkout%' THEN 'purchase'
-                    ELSE 'service' END AS stage,
-               avg(score / nullif(scale_max, 0))
+        SELECT coalesce(json_extract_string(properties, '$.stage'),
+                        CASE WHEN touchpoint ILIKE '%deliver%' OR touchpoint ILIKE '%liefer%'
+                             THEN 'delivery' WHEN touchpoint ILIKE '%checkout%' THEN 'purchase'
+                             ELSE 'service' END) AS stage,
+               sum(score / nullif(scale_max, 0)), count(score / nullif(scale_max, 0))
         FROM read_parquet(?, union_by_name = true)
         WHERE score IS NOT NULL AND timestamp >= ? AND timestamp < ?
         GROUP BY 1
     """, [files, period.since, period.until]).fetchall()
-    by_stage = {str(s): float(v) for s, v in rows if v is not None}
-    if stages.from_definition:  # surveys about delivery, checkout, service: map by position
-        names = stages.names
-        alias = {"purchase": names[min(2, len(names) - 1)],
-                 "delivery": names[min(3, len(names) - 1)],
-                 "service": names[min(3, len(names) - 1)]}
-        merged: dict[str, list[float]] = {}
-        for k, v in by_stage.items():
-            merged.setdefault(alias[k], []).append(v)
-        by_stage = {k: sum(v) / len(v) for k, v in merged.items()}
+    names = stages.names
+    # built-in names of surveys about checkout, delivery, service -> a definition's stages
+    alias = {"purchase": names[min(2, len(names) - 1)], "delivery": names[min(3, len(names) - 1)],
+             "service": names[min(3, len(names) - 1)]} if stages.from_definition else {}
+    sums: dict[str, list[float]] = {}
+    for raw, total, n in rows:
+        stage = str(raw) if raw in names else alias.get(str(raw))
+        if stage is None or not n:
+            continue
+        acc = sums.setdefault(stage, [0.0, 0.0])
+        acc[0] += float(total)
+        acc[1] += float(n)
+    by_stage = {k: v[0] / v[1] for k, v in sums.items() if v[1]}
     for key, c in list(cells.items()):
         if c.stage in by_stage:
             cells[key] = Cell(c.stage, c.channel, c.persons, c.advanced, c.median_seconds,

@@ -46,7 +46,8 @@ HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "cxlens_lang"
 PERIODS = (7, 30, 90)
 DEFAULT_FUNNEL = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
-NAV = ("overview", "journey", "funnels", "paths", "graph", "retention", "profiles", "data")
+NAV = ("overview", "journey", "funnels", "paths", "graph", "retention", "voice", "surveys", "profiles",
+       "data")
 
 
 class LoginRequired(Exception):
@@ -572,6 +573,8 @@ def install(app: Any, root: Path) -> None:
     web = Web(root, app.state, auth.Sessions(key))
     app.state.web = web
 
+    from cxlens.web import surveypages, voicepage
+
     def p(fn: Callable[[Web, Ctx], Response], admin: bool = False) -> Callable[[Request], Response]:
         return guarded(web, lambda ctx: fn(web, ctx), admin)
 
@@ -585,6 +588,8 @@ def install(app: Any, root: Path) -> None:
         Route("/retention", p(retention_page), methods=["GET"]),
         Route("/profiles", p(profiles_page), methods=["GET"]),
         Route("/data", p(data_page, admin=True), methods=["GET"]),
+        Route("/voice", p(voicepage.voice_page), methods=["GET"]),
+        *surveypages.routes(web, guarded),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/lang", set_language, methods=["GET"]),

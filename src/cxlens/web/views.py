@@ -96,6 +96,14 @@ class MapCell:
     level: int  # 0 (little drop-off) .. 4 (most), -1: no next stage
     sentiment: str
     title: str
+    mood: str = ""  # pos | neu | neg: the cell's sentiment colour, "" without feedback
+
+
+def mood(sentiment: float | None) -> str:
+    """Three sentiment colours from the mean score share: >= 75 % good, < 55 % bad."""
+    if sentiment is None:
+        return ""
+    return "pos" if sentiment >= 0.75 else "neg" if sentiment < 0.55 else "neu"
 
 
 def friction_level(dropoff: float | None) -> int:
@@ -121,7 +129,7 @@ def journey_cells(jm: JourneyMap, lang: Lang, fmt: Fmt
                 stage, channel, fmt.number(c.persons), fmt.percent(c.conversion, 0),
                 fmt.duration(c.median_seconds), friction_level(c.dropoff),
                 fmt.percent(c.sentiment, 0) if c.sentiment is not None else "",
-                t(lang, "journey.cell", stage=name, channel=ch)))
+                t(lang, "journey.cell", stage=name, channel=ch), mood(c.sentiment)))
         out.append((channel, row))
     return out
 
