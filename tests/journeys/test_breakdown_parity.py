@@ -1,4 +1,5 @@
-"""Breakdowns by persona, account and traits are identical on DuckDB and Spark.
+"""Breakdowns by persona, account and traits, and journey state per person and per
+account, are identical on DuckDB and Spark.
 
 One simulated B2B supplier (600 customers, 30 days), identity resolved, profiles built and
 personas discovered once for the module; each analysis runs on both engines.
@@ -44,16 +45,21 @@ CASES = {
     "retention by role": ("retention", {"period": "week", "breakdown": "trait.role"}),
     "graph segment by persona": ("graph", {"where": ["persona.id=0"],
                                            "breakdown": "account.industry"}),
+    "state per person": ("state", {"journey": "b2b", "limit": 100_000}),
+    "state per account": ("state", {"journey": "b2b", "level": "account", "limit": 100_000}),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_person_attribute_breakdowns_are_identical_on_duckdb_and_spark(
+def test_breakdowns_and_journey_state_are_identical_on_duckdb_and_spark(
         b2b: Workspace, spark: Any, case: str) -> None:
     from cxlens.engines.spark import SparkEngine
 
     name, doc = CASES[case]
     a = run_document(DuckDBEngine(b2b, "b2b"), name, doc, b2b.root)
     b = run_document(SparkEngine(spark, b2b, "b2b", partitions=3), name, doc, b2b.root)
-    assert len(a["breakdown"]) >= 2
+    if name == "state":
+        assert a["count"] >= 20 and len(a["rows"]) == a["count"]
+    else:
+        assert len(a["breakdown"]) >= 2
     assert a == b

@@ -1,4 +1,5 @@
-"""``/api/v1/funnels``, ``/paths``, ``/graph``, ``/retention``: journey analyses over HTTP.
+"""``/api/v1/funnels``, ``/paths``, ``/graph``, ``/retention``, ``/journey/state``: journey
+analyses over HTTP.
 
 The body is the same spec document the CLI reads from ``--spec`` files (JSON); the
 answer is the same document ``--json`` prints. The project's secret key
@@ -72,3 +73,12 @@ def post_graph(r: Reader, spec: Spec) -> dict[str, Any]:
 @router.post("/retention", summary="Cohort retention, lifecycle and repeat purchases")
 def post_retention(r: Reader, spec: Spec) -> dict[str, Any]:
     return _run("retention", r, spec)
+
+
+STATE_EXAMPLE = {"journey": "shop", "level": "person", "limit": 100}
+
+
+@router.post("/journey/state", summary="Journey state: current stage, history, time in stage")
+def post_journey_state(r: Reader, spec: Annotated[dict[str, Any], Body(
+        examples=[STATE_EXAMPLE])]) -> dict[str, Any]:
+    return _run("state", r, spec)

@@ -333,6 +333,78 @@ def journey_stages(
     console.print(table)
 
 
+@journey_app.command("state")
+def journey_state(
+    name: JourneyArg,
+    account: Annotated[bool, typer.Option(
+        "--account", help="Per account (B2B): the furthest stage any of its persons reached.")
+    ] = False,
+    as_of: Annotated[str | None, typer.Option(
+        help="Time in stage up to here (ISO; default: the last event).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Rows to list.")] = None,
+    write_traits: Annotated[bool, typer.Option(
+        "--write-traits", help="Store current_stage, stage_entered_at, days_in_stage and "
+        "stages_reached as computed profile traits.")] = False,
+    since: SinceOpt = None, until: UntilOpt = None,
+    spec: SpecOpt = None, project: ProjectOpt = None, engine: EngineOpt = "duckdb",
+    json: JsonOpt = False,
+) -> None:
+    """Journey state per person (or account): current stage, history, days in stage."""
+    flags = {"journey": name, "level": "account" if account else None, "as_of": as_of,
+             "limit": limit, "since": since, "until": until}
+    if write_traits:
+        if account:
+            raise SpecError("--write-traits writes person traits; leave out --account",
+                            field="level")
+        doc = _write_state_traits(spec, flags, project, engine)
+    else:
+        doc = _run("state", spec, flags, project, engine)
+    if json:
+        emit_json(doc)
+        return
+    level = doc["level"]
+    table = Table(title=f"journey {doc['journey']} v{doc['version']}: {doc['count']:,} "
+                  f"{level}s, as of {doc['as_of'][:16]}", title_justify="left")
+    for col in ("stage", f"{level}s now in stage", "ever reached", "median days in stage"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for s in doc["stages"]:
+        med = s["median_days_in_stage"]
+        table.add_row(s["stage"], f"{s['current']:,}", f"{s['reached']:,}",
+                      "-" if med is None else f"{med:.1f}")
+    console.print(table)
+    rows = Table(title=f"first {len(doc['rows'])} {level}s", title_justify="left")
+    for col in (level, "current stage", "since", "days", "stages reached"):
+        rows.add_column(col, justify="right" if col == "days" else "left")
+    for r in doc["rows"]:
+        rows.add_row(r["id"], r["current_stage"], r["stage_entered_at"][:16],
+                     f"{r['days_in_stage']:.1f}", " → ".join(r["stages_reached"]))
+    console.print(rows)
+    if "traits_written" in doc:
+        console.print(f"wrote {doc['traits_written']:,} profile trait rows")
+
+
+def _write_state_traits(spec_file: Path | None, flags: dict[str, Any], project: str | None,
+                        engine_name: str) -> dict[str, Any]:
+    from cxlens.engines.local import DuckDBEngine
+    from cxlens.journeys.analyses import read_spec_file
+    from cxlens.journeys.state import spec_from_dict, state, write_traits
+    from cxlens.journeys.touchpoints import workspace_definition
+
+    if engine_name != "duckdb":
+        raise SpecError("--write-traits runs on the duckdb engine", field="engine")
+    doc: dict[str, Any] = read_spec_file(spec_file) if spec_file else {}
+    doc.update({k: v for k, v in flags.items() if v not in (None, [], ())})
+    ws = open_workspace()
+    try:
+        result = state(DuckDBEngine(ws, project),
+                       spec_from_dict(doc, workspace_definition(ws.root, str(doc["journey"]))))
+        out = result.to_dict()
+        out["traits_written"] = write_traits(ws, project, result)
+    finally:
+        ws.close()
+    return out
+
+
 @journey_app.command("suggest")
 def journey_suggest(
     name: JourneyArg, project: ProjectOpt = None, json: JsonOpt = False,

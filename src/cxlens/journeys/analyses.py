@@ -60,9 +60,16 @@ def _retention(engine: Engine, doc: Mapping[str, Any],
     return retention(engine, spec_from_dict(doc)).to_dict()
 
 
+def _state(engine: Engine, doc: Mapping[str, Any],
+           journey: JourneyDefinition | None) -> dict[str, Any]:
+    from cxlens.journeys.state import spec_from_dict, state
+
+    return state(engine, spec_from_dict(doc, journey)).to_dict()
+
+
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("funnel", _funnel), Analysis("paths", _paths), Analysis("graph", _graph),
-    Analysis("retention", _retention),
+    Analysis("retention", _retention), Analysis("state", _state),
 )}
 
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxlens.engines.base import Engine, Prepared
-from cxlens.engines.expr import IsNull, Not
+from cxlens.engines.expr import Expr, IsNull, Not
 from cxlens.journeys.arrays import encode, int64_column, person_starts
 from cxlens.journeys.touchpoints import JourneyDefinition
 
@@ -136,8 +136,12 @@ def summarize(spec: StagesSpec, persons: pa.Table) -> StagesResult:
     return StagesResult(spec.journey.name, spec.journey.version, as_of, tuple(out), persons)
 
 
-def stages(engine: Engine, spec: StagesSpec) -> StagesResult:
+def prepared(spec: StagesSpec, extra: tuple[tuple[str, Expr], ...] = ()) -> Prepared:
+    """Events that belong to a stage, with the stage's name (and ``extra`` columns)."""
     expr = spec.journey.stage_expr()
-    prep = Prepared(where=Not(IsNull(expr)), strings=(("stage", expr),), since=spec.since,
-                    until=spec.until)
-    return summarize(spec, engine.run(prep, kernel(spec), SCHEMA))
+    return Prepared(where=Not(IsNull(expr)), strings=(("stage", expr), *extra),
+                    since=spec.since, until=spec.until)
+
+
+def stages(engine: Engine, spec: StagesSpec) -> StagesResult:
+    return summarize(spec, engine.run(prepared(spec), kernel(spec), SCHEMA))
