@@ -101,11 +101,31 @@ class DailyRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentRow:
+    """The period's KPIs of one persona (``segment``), for the breakdown table."""
+
+    segment: str
+    visitors: int
+    buyers: int
+    orders: int
+    revenue: float
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return _rate(self.buyers, self.visitors)
+
+    @property
+    def average_order_value(self) -> float | None:
+        return _rate(self.revenue, self.orders)
+
+
+@dataclass(frozen=True, slots=True)
 class Overview:
     period: Period
     kpis: tuple[Kpi, ...]
     daily: tuple[DailyRow, ...]
     currency: str
+    by_persona: tuple[SegmentRow, ...] = ()
 
     @property
     def misses(self) -> tuple[Kpi, ...]:
@@ -238,3 +258,20 @@ def overview(con: duckdb.DuckDBPyConnection, period: Period, targets: Mapping[st
     return Overview(period, tuple(kpis),
                     tuple(DailyRow(d, int(v), int(o), float(r)) for d, v, o, r in daily),
                     currency)
+
+
+def by_segment(con: duckdb.DuckDBPyConnection, period: Period, segments: str
+               ) -> tuple[SegmentRow, ...]:
+    """Visitors, buyers, orders and revenue of the period per segment; ``segments`` is a
+    view or table (person_id, segment) on ``con``; persons without one are left out."""
+    rows = con.execute(f"""
+        SELECT s.segment,
+               count(DISTINCT e.person) FILTER (WHERE e.type IN ('page', 'screen')),
+               count(DISTINCT e.person) FILTER (WHERE e.event = 'Order Completed'),
+               count(*) FILTER (WHERE e.event = 'Order Completed'),
+               coalesce(sum(e.revenue) FILTER (WHERE e.event = 'Order Completed'), 0)
+        FROM pev e JOIN {segments} s ON s.person_id = e.person_id
+        WHERE e.date BETWEEN $s AND $e
+        GROUP BY 1 ORDER BY 5 DESC, 1
+    """, {"s": period.start, "e": period.end}).fetchall()
+    return tuple(SegmentRow(str(g), int(v), int(b), int(o), float(r)) for g, v, b, o, r in rows)

@@ -9,13 +9,14 @@ snapshot: a new batch of events changes the key.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -107,9 +108,13 @@ class Ctx:
     period: queries.Period
     csrf: str
     csrf_cookie: str | None  # set when the request had no valid CSRF cookie
+    persona: int | None = None  # the persona segment every page is narrowed to
+    personas: tuple[queries.PersonaOption, ...] = ()
 
     def url(self, path: str, **params: Any) -> str:
-        base = {"project": self.project, "days": self.days}
+        base: dict[str, Any] = {"project": self.project, "days": self.days}
+        if self.persona is not None:
+            base["persona"] = self.persona
         base.update({k: v for k, v in params.items() if v is not None})
         return f"{path}?{urlencode(base, doseq=True)}"
 
@@ -171,7 +176,16 @@ def context(web: Web, request: Request, ws: Workspace) -> Ctx:
     days = days if days in PERIODS else 30
     period = queries.last_days(days, queries.default_end(ws, project))
     token, cookie = _csrf(web, request)
-    return Ctx(request, ws, user, lang, Fmt(lang), project, days, period, token, cookie)
+    personas = tuple(queries.persona_options(ws, project, lang))
+    raw = request.query_params.get("persona") or None
+    persona = None
+    if raw is not None:
+        if not raw.lstrip("-").isdigit() or int(raw) not in {p.id for p in personas}:
+            raise CxError(f"persona {raw!r} is not a persona of the latest run of {project!r}; "
+                          "choose one in the persona filter", field="persona")
+        persona = int(raw)
+    return Ctx(request, ws, user, lang, Fmt(lang), project, days, period, token, cookie,
+               persona, personas)
 
 
 def page_response(web: Web, ctx: Ctx, template: str, charts: list[Chart] | None = None,
@@ -207,6 +221,9 @@ def guarded(web: Web, fn: Callable[[Ctx], Response], admin: bool = False
                 lang = language(request)
                 return render(web, "error.html", 403, request=request, lang=lang,
                               message=t(lang, exc.key))
+            except CxError as exc:  # a bad filter in the URL (persona)
+                return render(web, "error.html", exc.status_code, request=request,
+                              lang=language(request), message=exc.message)
             if admin and not ctx.user.is_admin:
                 return render(web, "error.html", 403, request=request, lang=ctx.lang,
                               message=t(ctx.lang, "admin_only"))
@@ -315,7 +332,8 @@ async def static_file(request: Request) -> Response:
 def _key(ctx: Ctx, name: str, *inputs: Any) -> tuple[Any, ...]:
     """Results depend on the project, its event snapshot, the period and the inputs; not
     on the language (charts are drawn per request from cached results)."""
-    return (name, ctx.project, queries.snapshot_key(ctx.ws, ctx.project), ctx.period, *inputs)
+    return (name, ctx.project, queries.snapshot_key(ctx.ws, ctx.project), ctx.period,
+            ctx.persona, *inputs)
 
 
 def _cache(web: Web, ctx: Ctx) -> Callable[[str, Callable[[], Any]], Any]:
@@ -324,18 +342,23 @@ def _cache(web: Web, ctx: Ctx) -> Callable[[str, Callable[[], Any]], Any]:
 
 
 def compute_overview(ws: Workspace, project: str, period: queries.Period,
-                     targets: dict[str, kpis.Target]) -> kpis.Overview:
-    con = queries.connect(ws, project)
+                     targets: dict[str, kpis.Target], persona: int | None = None
+                     ) -> kpis.Overview:
+    con = queries.connect(ws, project, persona)
     try:
-        return kpis.overview(con, period, targets, queries.feedback_files(ws, project))
+        ov = kpis.overview(con, period, targets, queries.feedback_files(ws, project))
+        segments = queries.register_personas(con, ws, project) if persona is None else None
+        if segments is None:
+            return ov
+        return replace(ov, by_persona=kpis.by_segment(con, period, segments))
     finally:
         con.close()
 
 
 def compute_journey(ws: Workspace, project: str, period: queries.Period,
-                    rows: str = "channel") -> journeymap.JourneyMap:
+                    rows: str = "channel", persona: int | None = None) -> journeymap.JourneyMap:
     stages = journeymap.configured_stages(ws.root, ws.config)
-    con = queries.connect(ws, project)
+    con = queries.connect(ws, project, persona)
     try:
         return journeymap.journey_map(con, period, queries.feedback_files(ws, project),
                                       stages, rows)
@@ -352,7 +375,8 @@ def overview_page(web: Web, ctx: Ctx) -> Response:
     targets = kpis.parse_targets(ctx.ws.config)
 
     ov = web.cache.get(_key(ctx, "overview", tuple(sorted(targets.items()))),
-                       lambda: compute_overview(ctx.ws, ctx.project, ctx.period, targets))
+                       lambda: compute_overview(ctx.ws, ctx.project, ctx.period, targets,
+                                                ctx.persona))
     charts = views.overview_charts(ov, ctx.lang, ctx.fmt)
     from cxlens.web import alerts
 
@@ -366,7 +390,8 @@ def journey_page(web: Web, ctx: Ctx) -> Response:
     rows = _rows(ctx)
     journey = (ctx.ws.config.get("dashboard", {}) or {}).get("journey")
     jm = web.cache.get(_key(ctx, "journey", journey, rows),
-                       lambda: compute_journey(ctx.ws, ctx.project, ctx.period, rows))
+                       lambda: compute_journey(ctx.ws, ctx.project, ctx.period, rows,
+                                               ctx.persona))
     charts = [views.dropoff_chart(jm, ctx.lang, ctx.fmt), views.journey_table(jm, ctx.lang, ctx.fmt)]
     return page_response(web, ctx, "journey.html", charts, jm=jm,
                          rows=views.journey_cells(jm, ctx.lang, ctx.fmt))
@@ -376,7 +401,7 @@ def cell_page(web: Web, ctx: Ctx) -> Response:
     stage = ctx.request.query_params.get("stage", "")
     channel = ctx.request.query_params.get("channel") or None  # the row's value
     stages = journeymap.configured_stages(ctx.ws.root, ctx.ws.config)
-    con = queries.connect(ctx.ws, ctx.project)
+    con = queries.connect(ctx.ws, ctx.project, ctx.persona)
     try:
         detail = journeymap.cell_detail(con, ctx.period, stage, channel, stages, _rows(ctx))
     finally:
@@ -420,7 +445,8 @@ def funnels_page(web: Web, ctx: Ctx) -> Response:
     else:
         try:
             charts = views.funnel_charts(ctx.ws, ctx.project, steps, window, breakdown,
-                                         ctx.period, ctx.lang, ctx.fmt, _cache(web, ctx))
+                                         ctx.period, ctx.lang, ctx.fmt, _cache(web, ctx),
+                                         ctx.persona)
         except CxError as exc:
             error = exc.message
     return page_response(web, ctx, "funnels.html", charts, names=names, steps=steps,
@@ -441,20 +467,20 @@ def paths_page(web: Web, ctx: Ctx) -> Response:
     finally:
         con.close()
     charts = views.paths_charts(ctx.ws, ctx.project, start, max_steps, ctx.period, ctx.lang,
-                                ctx.fmt, _cache(web, ctx))
+                                ctx.fmt, _cache(web, ctx), ctx.persona)
     return page_response(web, ctx, "paths.html", charts, names=names, start=start,
                          max_steps=max_steps)
 
 
 def graph_page(web: Web, ctx: Ctx) -> Response:
     charts = views.graph_charts(ctx.ws, ctx.project, ctx.period, ctx.lang, ctx.fmt,
-                                _cache(web, ctx))
+                                _cache(web, ctx), ctx.persona)
     return page_response(web, ctx, "charts.html", charts, title=t(ctx.lang, "graph.title"))
 
 
 def retention_page(web: Web, ctx: Ctx) -> Response:
     charts = views.retention_charts(ctx.ws, ctx.project, ctx.lang, ctx.fmt,
-                                    cache=_cache(web, ctx))
+                                    cache=_cache(web, ctx), persona=ctx.persona)
     return page_response(web, ctx, "charts.html", charts, title=t(ctx.lang, "retention.title"))
 
 
@@ -521,10 +547,10 @@ def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
     period = queries.last_days(days, queries.default_end(ws, project))
     snapshot = queries.snapshot_key(ws, project)
     targets = kpis.parse_targets(ws.config)
-    web.cache.get(("overview", project, snapshot, period, tuple(sorted(targets.items()))),
+    web.cache.get(("overview", project, snapshot, period, None, tuple(sorted(targets.items()))),
                   lambda: compute_overview(ws, project, period, targets))
     journey = (ws.config.get("dashboard", {}) or {}).get("journey")
-    web.cache.get(("journey", project, snapshot, period, journey, "channel"),
+    web.cache.get(("journey", project, snapshot, period, None, journey, "channel"),
                   lambda: compute_journey(ws, project, period))
 
     def cache(key: str, make: Callable[[], Any]) -> Any:
@@ -546,7 +572,7 @@ def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
 
 def warm_forever(web: Web, stop: threading.Event, every: float = 30.0) -> None:
     """Re-warm a project whenever its event snapshot changed (checked every ``every`` s)."""
-    seen: dict[str, tuple[int, int]] = {}
+    seen: dict[str, tuple[int, int, str | None]] = {}
     while not stop.is_set():
         try:
             ws = Workspace.open(web.root)
@@ -608,12 +634,15 @@ def install(app: Any, root: Path) -> None:
     async def lifespan(a: Any) -> AsyncIterator[Any]:
         async with inner(a) as state:
             stop = threading.Event()
+            warm = threading.Thread(target=warm_forever, args=(web, stop), daemon=True,
+                                    name="cxlens-dashboard-warm")
             if os.environ.get("CXLENS_DASHBOARD_PREWARM", "1") != "0":
-                threading.Thread(target=warm_forever, args=(web, stop), daemon=True,
-                                 name="cxlens-dashboard-warm").start()
+                warm.start()
             try:
                 yield state
             finally:
                 stop.set()
+                if warm.is_alive():  # a query under way must end before the process does
+                    await asyncio.to_thread(warm.join)
 
     app.router.lifespan_context = lifespan

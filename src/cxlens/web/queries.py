@@ -82,17 +82,69 @@ def default_end(ws: Workspace, project: str, today: date | None = None) -> date:
     return min(today, span[1])
 
 
-def snapshot_key(ws: Workspace, project: str) -> tuple[int, int]:
-    """Changes whenever the project's live event files change (for caching results)."""
+def snapshot_key(ws: Workspace, project: str) -> tuple[int, int, str | None]:
+    """Changes whenever what the pages show can change (for caching results): the
+    project's live files of any table (events, identity map, profiles, feedback) and its
+    latest persona run."""
+    from cxlens.personas.store import latest_id
+
     rows = ws.catalog.execute(
-        "SELECT count(*), coalesce(max(batch_id), 0) FROM files WHERE tbl = 'events' "
-        "AND project = ?", (project,)).fetchall()
-    return int(rows[0][0]), int(rows[0][1])
+        "SELECT count(*), coalesce(max(batch_id), 0) FROM files WHERE project = ?",
+        (project,)).fetchall()
+    return int(rows[0][0]), int(rows[0][1]), latest_id(ws, project)
 
 
-def connect(ws: Workspace, project: str) -> duckdb.DuckDBPyConnection:
+@dataclass(frozen=True, slots=True)
+class PersonaOption:
+    id: int
+    name: str
+
+
+def persona_options(ws: Workspace, project: str, lang: str) -> list[PersonaOption]:
+    """The personas of the project's latest run, for the segment selector (none yet: [])."""
+    from cxlens.errors import NotFound
+    from cxlens.personas.store import read_run_doc
+
+    try:
+        doc = read_run_doc(ws, project)
+    except NotFound:
+        return []
+    key = "name_de" if lang == "de" else "name_en"
+    return [PersonaOption(i, str(p.get(key) or p.get("name_en") or i))
+            for i, p in enumerate(doc.get("personas", []))]
+
+
+def register_personas(con: duckdb.DuckDBPyConnection, ws: Workspace, project: str,
+                      lang: str = "en") -> str | None:
+    """Register ``_personas`` (person_id, segment = persona name) on ``con`` from the latest
+    persona run; its name, or None without a run."""
+    from cxlens.errors import NotFound
+    from cxlens.personas.store import current_assignments
+
+    try:
+        t = current_assignments(ws, project, lang=lang)
+    except NotFound:
+        return None
+    con.register("_personas", pa.table({"person_id": t.column("person_id"),
+                                        "segment": t.column("persona_name")}))
+    return "_personas"
+
+
+def _persona_members(ws: Workspace, project: str, persona: int) -> pa.Table:
+    from cxlens.personas.store import current_assignments
+
+    t = current_assignments(ws, project)
+    import pyarrow.compute as pc
+
+    return t.filter(pc.equal(t.column("persona_id"), pa.scalar(persona, pa.int32()))).select(
+        ["person_id"])
+
+
+def connect(ws: Workspace, project: str, persona: int | None = None
+            ) -> duckdb.DuckDBPyConnection:
     """A private connection with views ``ev`` (the project's events), ``pev_all`` (plus
-    ``person_id``) and ``pev`` (analysable: ``person`` column, consent honoured)."""
+    ``person_id``) and ``pev`` (analysable: ``person`` column, consent honoured; only the
+    members of ``persona`` of the latest persona run when given)."""
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false").fetchall()
     engine = ws.config.get("engine", {})
@@ -118,9 +170,13 @@ def connect(ws: Workspace, project: str) -> duckdb.DuckDBPyConnection:
     con.execute("CREATE VIEW pev_all AS SELECT *, person_id AS person FROM _resolved").fetchall()
     gone = denied(ws, project, "analytics") if files else []
     con.register("_denied", pa.table({"person_id": pa.array(gone, pa.string())}))
-    con.execute("""
+    segment = ""
+    if persona is not None:
+        con.register("_segment", _persona_members(ws, project, persona))
+        segment = " AND person_id IN (SELECT person_id FROM _segment)"
+    con.execute(f"""
         CREATE VIEW pev AS
-        SELECT * FROM pev_all WHERE person_id NOT IN (SELECT person_id FROM _denied)
+        SELECT * FROM pev_all WHERE person_id NOT IN (SELECT person_id FROM _denied){segment}
     """).fetchall()
     return con
 

@@ -29,7 +29,7 @@ import fcntl
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,10 +204,8 @@ async def refresh_forever(root: Path, stop: asyncio.Event) -> None:
                 log.info("resolved identities of %d project(s)", n)
         except Exception:  # a failed refresh is retried on the next round
             log.exception("identity refresh failed")
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
-        except TimeoutError:
-            pass
 
 
 def _lock(root: Path) -> int | None:

@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from cxlens.engines.base import Engine
 from cxlens.engines.local import DuckDBEngine
+from cxlens.engines.segment import persona_segment
 from cxlens.journeys import funnels, graph, paths, retention
 from cxlens.journeys.steps import Filter
 from cxlens.store.workspace import Workspace
@@ -20,7 +22,7 @@ from cxlens.web.journeymap import JourneyMap
 from cxlens.web.kpis import Kpi, Overview
 from cxlens.web.queries import Period
 
-BREAKDOWNS = ("channel", "device", "source", "locale")
+BREAKDOWNS = ("channel", "device", "source", "locale", "persona", "account.industry")
 
 T = TypeVar("T")
 #: ``cache(key, make)``: the page's result cache (per project and event snapshot); the
@@ -80,9 +82,20 @@ def overview_charts(ov: Overview, lang: Lang, fmt: Fmt) -> list[Chart]:
                         for d in ov.daily),
                   tuple((fmt.date(d.day), fmt.number(d.visitors), fmt.number(d.orders),
                          fmt.money(d.revenue, ov.currency)) for d in ov.daily))
-    return [Chart("daily", t(lang, "overview.daily"), daily,
-                  charts.to_div(fig, "chart-daily", lang)),
-            Chart("kpis", t(lang, "kpi.kpi"), kpi_table)]
+    out = [Chart("daily", t(lang, "overview.daily"), daily,
+                 charts.to_div(fig, "chart-daily", lang)),
+           Chart("kpis", t(lang, "kpi.kpi"), kpi_table)]
+    if ov.by_persona:
+        rows = ov.by_persona
+        out.append(Chart("personas", t(lang, "overview.by_persona"), Table(
+            ("persona", "visitors", "conversion_rate", "orders", "revenue",
+             "average_order_value"),
+            tuple((r.segment, r.visitors, r.conversion_rate, r.orders, round(r.revenue, 2),
+                   r.average_order_value) for r in rows),
+            tuple((r.segment, fmt.number(r.visitors), fmt.percent(r.conversion_rate),
+                   fmt.number(r.orders), fmt.money(r.revenue, ov.currency),
+                   fmt.money(r.average_order_value, ov.currency)) for r in rows))))
+    return out
 
 
 # -- journey map -----------------------------------------------------------------------
@@ -168,16 +181,21 @@ def dropoff_chart(jm: JourneyMap, lang: Lang, fmt: Fmt) -> Chart:
                  charts.to_div(fig, "chart-dropoffs", lang))
 
 
+def engine(ws: Workspace, project: str, persona: int | None) -> Engine:
+    """The engine the pages run analyses on, narrowed to a persona when one is chosen."""
+    return persona_segment(DuckDBEngine(ws, project), persona)
+
+
 # -- funnels ---------------------------------------------------------------------------
 def funnel_charts(ws: Workspace, project: str, steps: Sequence[str], window: str,
                   breakdown: str | None, period: Period, lang: Lang, fmt: Fmt,
-                  cache: Cache[Any] = no_cache) -> list[Chart]:
+                  cache: Cache[Any] = no_cache, persona: int | None = None) -> list[Chart]:
     spec = funnels.spec_from_dict({"steps": list(steps), "window": window,
                                    "breakdown": breakdown or None,
                                    "since": period.since.isoformat(),
                                    "until": period.until.isoformat(), "list_persons": 0})
-    res: funnels.FunnelResult = cache(repr(spec), lambda: funnels.funnel(
-        DuckDBEngine(ws, project), spec))
+    res: funnels.FunnelResult = cache(repr((spec, persona)), lambda: funnels.funnel(
+        engine(ws, project, persona), spec))
     names = [s.name for s in res.steps]
     fig = charts.bar(names, {t(lang, "funnel.persons"): [s.persons for s in res.steps]})
     table = Table(("step", "name", "persons", "conversion", "from_previous", "dropped",
@@ -210,13 +228,13 @@ def event_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 # -- paths and graph -------------------------------------------------------------------
 def paths_charts(ws: Workspace, project: str, start: str | None, max_steps: int,
-                 period: Period, lang: Lang, fmt: Fmt, cache: Cache[Any] = no_cache
-                 ) -> list[Chart]:
+                 period: Period, lang: Lang, fmt: Fmt, cache: Cache[Any] = no_cache,
+                 persona: int | None = None) -> list[Chart]:
     spec = paths.spec_from_dict({"start": start or None, "max_steps": max_steps, "top": 15,
                                  "max_links": 40, "since": period.since.isoformat(),
                                  "until": period.until.isoformat()})
-    res: paths.PathsResult = cache(repr(spec), lambda: paths.paths(
-        DuckDBEngine(ws, project), spec))
+    res: paths.PathsResult = cache(repr((spec, persona)), lambda: paths.paths(
+        engine(ws, project, persona), spec))
     index = {n.id: i for i, n in enumerate(res.nodes)}
     used = [li for li in res.links if li.source in index and li.target in index]
     fig = charts.sankey([f"{n.step}. {n.item}" for n in res.nodes],
@@ -237,14 +255,14 @@ def paths_charts(ws: Workspace, project: str, start: str | None, max_steps: int,
 
 
 def graph_charts(ws: Workspace, project: str, period: Period, lang: Lang, fmt: Fmt,
-                 cache: Cache[Any] = no_cache) -> list[Chart]:
+                 cache: Cache[Any] = no_cache, persona: int | None = None) -> list[Chart]:
     # named events only (product views, orders, deliveries, tickets, surveys, newsletters):
     # with page views every product URL becomes a node (18k edges at 1M events, 10x slower)
     # and the matrix says nothing a manager can act on; page flows are on the Paths page
     spec = graph.GraphSpec(where=(Filter("type", "=", "track"),), per_session=True,
                            top_variants=10, since=period.since, until=period.until)
-    res: graph.GraphResult = cache(repr(spec), lambda: graph.graph(
-        DuckDBEngine(ws, project), spec))
+    res: graph.GraphResult = cache(repr((spec, persona)), lambda: graph.graph(
+        engine(ws, project, persona), spec))
     edges = sorted(res.edges, key=lambda e: -e.count)[:40]
     nodes = sorted({e.source for e in edges} | {e.target for e in edges},
                    key=lambda n: -sum(e.count for e in edges if e.source == n))
@@ -272,15 +290,16 @@ def graph_charts(ws: Workspace, project: str, period: Period, lang: Lang, fmt: F
 
 # -- retention -------------------------------------------------------------------------
 def retention_charts(ws: Workspace, project: str, lang: Lang, fmt: Fmt, period: str = "month",
-                     periods: int = 6, cache: Cache[Any] = no_cache) -> list[Chart]:
+                     periods: int = 6, cache: Cache[Any] = no_cache,
+                     persona: int | None = None) -> list[Chart]:
     """Cohorts by first order, share ordering again k periods later (cxlens.journeys
     retention), and the lifecycle of buyers per period (new, returning, resurrected,
     dormant)."""
     spec = retention.spec_from_dict({"period": period, "first": "Order Completed",
                                      "returning": "Order Completed",
                                      "purchase": "Order Completed", "periods": periods})
-    res: retention.RetentionResult = cache(repr(spec), lambda: retention.retention(
-        DuckDBEngine(ws, project), spec))
+    res: retention.RetentionResult = cache(repr((spec, persona)), lambda: retention.retention(
+        engine(ws, project, persona), spec))
     cohorts = list(res.cohorts)
     ks = list(range(1, periods + 1))
     z: list[list[float | None]] = [
