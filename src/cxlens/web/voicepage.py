@@ -21,7 +21,7 @@ from cxlens.voice.scores import GroupScores, Interval, group_scores
 from cxlens.voice.segments import feedback_files, feedback_relation
 from cxlens.web import charts, queries
 from cxlens.web.charts import Chart, Table
-from cxlens.web.i18n import Fmt, Lang, t
+from cxlens.web.i18n import Fmt, Lang, stage_label, t
 
 if TYPE_CHECKING:
     from cxlens.store.workspace import Workspace
@@ -204,7 +204,7 @@ def verbatims_chart(rows: list[Row], lang: Lang, fmt: Fmt, filters: dict[str, st
     picked = [r for r in rows if r.text and all(_dim(r, k) == v for k, v in filters.items())][:VERBATIMS]
     raw = tuple((r.timestamp.isoformat(), r.touchpoint, r.stage, r.persona, r.language, r.kind, r.score,
                  r.sentiment, r.text) for r in picked)
-    display = tuple((fmt.datetime(r.timestamp), r.touchpoint, r.stage, r.persona or "\u2013",
+    display = tuple((fmt.datetime(r.timestamp), r.touchpoint, stage_label(lang, r.stage), r.persona or "\u2013",
                      t(lang, f"voice.lang.{r.language}") if r.language in ("de", "en") else (r.language or ""),
                      r.kind, "\u2013" if r.score is None else fmt.number(r.score, 0),
                      t(lang, f"voice.sentiment.{r.sentiment}") if r.sentiment else "", r.text or "")

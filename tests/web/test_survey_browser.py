@@ -1,0 +1,236 @@
+"""A survey end to end in a real browser: a shop page on its own loopback origin loads
+``cx.js`` and ``cx-survey.js`` from a real ``cxlens serve``, the person consents, tracks
+"Order Completed", the survey's trigger fires, the widget is answered with the keyboard
+and the mouse, the answer goes through the collector into feedback, and the dashboard's
+voice page shows it tied to its touchpoint. axe-core checks the widget and the pages.
+
+Own workspace and server (answers made "now" would move the shared demo's period)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cxlens.store.keys import create_project
+from cxlens.store.workspace import Workspace
+from cxlens.surveys.definitions import survey_from_dict
+from cxlens.surveys.store import save_survey
+from cxlens.web.auth import add_user
+from web.web_support import PASSWORD
+
+pytestmark = [pytest.mark.xdist_group("browser")]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TOUCHPOINT = "kasse-online"
+VERBATIM = "Die Bezahlung war umständlich und die Seite sehr langsam"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("browser tests need Debian's chromium: apt-get install -y chromium "
+                "(python3 dev.py test installs it when run as root)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="browser tests need playwright: pip install -e '.[dev]'")
+
+SHOP_PAGE = """<!doctype html>
+<html lang="de"><head><meta charset="utf-8"><title>Danke für Ihre Bestellung</title></head>
+<body><main><h1>Danke für Ihre Bestellung!</h1><p>Bestellnummer 4711</p>
+<button id="consent" type="button">Einverstanden</button></main>
+<script>
+  window.cx = window.cx || [];
+  document.getElementById("consent").addEventListener("click", function () {
+    cx.consent(true);
+    cx.track("Order Completed", {order_id: "4711", revenue: 59.9, currency: "EUR"});
+  });
+</script>
+<script async src="__SERVER__/cx.js" data-key="__KEY__"></script>
+<script async src="__SERVER__/cx-survey.js" data-key="__KEY__"></script>
+</body></html>
+"""
+
+
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
+    root = tmp_path_factory.mktemp("survey-browser") / "ws"
+    ws = Workspace.init(root, project="shop")
+    try:
+        key = create_project(ws.catalog, "shop").write_key
+        add_user(ws.catalog, "anna", PASSWORD, "admin", ["shop"])
+        save_survey(ws.catalog, "shop", survey_from_dict({
+            "id": "nps-kasse", "name": "NPS Kasse", "touchpoint": TOUCHPOINT, "stage": "purchase",
+            "targeting": {"trigger": "event", "event": "Order Completed", "url": "/danke*", "seconds": 0.5},
+            "questions": [
+                {"id": "nps", "kind": "nps", "required": True,
+                 "text": {"de": "Wie wahrscheinlich empfehlen Sie uns weiter?",
+                          "en": "How likely are you to recommend us?"},
+                 "low_label": {"de": "unwahrscheinlich", "en": "not likely"},
+                 "high_label": {"de": "sehr wahrscheinlich", "en": "very likely"}},
+                {"id": "why", "kind": "text", "text": {"de": "Warum?", "en": "Why?"}},
+                {"id": "topic", "kind": "multi", "text": {"de": "Worum ging es?", "en": "What about?"},
+                 "options": [{"id": "payment", "text": {"de": "Bezahlung", "en": "Payment"}},
+                             {"id": "speed", "text": {"de": "Geschwindigkeit", "en": "Speed"}}]}]}))
+    finally:
+        ws.close()
+    port = _free_port()
+    log = (root.parent / f"serve-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from cxlens.cli import main; main(sys.argv[1:])",
+         "-w", str(root), "serve", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "CXLENS_DASHBOARD_PREWARM": "0"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise RuntimeError((root.parent / f"serve-{port}.log").read_text()[-2000:])
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url, root, key
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def shop_site(server: tuple[str, Path, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The shop's own pages on another loopback origin (the snippet loads cross-origin)."""
+    url, _, key = server
+    site = tmp_path_factory.mktemp("shop-site")
+    (site / "danke").mkdir()
+    (site / "danke" / "index.html").write_text(SHOP_PAGE.replace("__SERVER__", url).replace("__KEY__", key),
+                                               encoding="utf-8")
+    httpd = ThreadingHTTPServer(("localhost", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://localhost:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def _serious(page: Any, **context: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page, context=context or None)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}x)" for v in result.response["violations"]
+            if v["impact"] in ("serious", "critical")]
+
+
+def _feedback_texts(root: Path) -> list[tuple[str, str, float]]:
+    folder = root / "tables" / "feedback" / "project=shop"
+    files = sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        return []
+    ws = Workspace.open(root)
+    try:
+        return [(str(a), str(b), float(c)) for a, b, c in ws.con.execute(
+            "SELECT touchpoint, text, score FROM read_parquet(?)", [files]).fetchall()]
+    finally:
+        ws.close()
+
+
+def test_no_survey_without_consent_then_answered_and_shown_on_the_voice_page(
+        browser: Any, server: tuple[str, Path, str], shop_site: str) -> None:
+    url, root, _ = server
+    shop = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 800})
+    pg = shop.new_page()
+    pg.goto(shop_site + "/danke/")
+    pg.wait_for_function("window.cxSurvey !== undefined && window.cx && window.cx.__loaded")
+    pg.wait_for_timeout(1500)  # the trigger would have fired by now
+    assert pg.locator("[role=dialog]").count() == 0, "a survey was shown without consent"
+
+    pg.get_by_role("button", name="Einverstanden").click()  # consent, then Order Completed
+    dialog = pg.get_by_role("dialog", name="Umfrage")
+    dialog.wait_for(timeout=15000)
+    assert dialog.get_attribute("data-survey") == "nps-kasse"
+    assert pg.get_by_text("Wie wahrscheinlich empfehlen Sie uns weiter?").is_visible()
+    # focus moved into the widget; arrow keys choose on the 0-10 scale
+    assert pg.evaluate("document.activeElement.name") == "q_nps"
+    pg.keyboard.press("ArrowRight")
+    pg.keyboard.press("ArrowRight")
+    pg.keyboard.press("ArrowRight")
+    assert pg.evaluate("document.querySelector('input[name=q_nps]:checked').value") == "3"
+    pg.get_by_label("Warum?").fill(VERBATIM)
+    pg.get_by_label("Bezahlung").check()
+    assert _serious(pg, include=[[".cxs"]]) == []
+    pg.screenshot(path=str(ARTIFACTS / "survey-widget-de.png"))
+    dialog.get_by_role("button", name="Senden").click()
+    pg.get_by_role("status").wait_for()
+    assert "Vielen Dank" in pg.get_by_role("status").inner_text()
+    state = pg.evaluate("JSON.parse(localStorage.getItem('_cx_survey_nps-kasse'))")
+    assert state["n"] == 1
+
+    deadline = time.monotonic() + 30
+    rows = _feedback_texts(root)
+    while not any(t == VERBATIM for _, t, _ in rows) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        rows = _feedback_texts(root)
+    assert (TOUCHPOINT, VERBATIM, 3.0) in rows
+
+    # the same person on the next page: the cap keeps the survey away
+    pg.reload()
+    pg.wait_for_function("window.cxSurvey !== undefined")
+    pg.evaluate("cx.consent(true); cx.track('Order Completed', {})")
+    pg.wait_for_timeout(1500)
+    assert pg.locator("[role=dialog]").count() == 0
+    shop.close()
+
+    dash = browser.new_context(locale="de-DE", viewport={"width": 1366, "height": 900}, base_url=url)
+    d = dash.new_page()
+    d.goto("/login")
+    d.get_by_label("Benutzername").fill("anna")
+    d.get_by_label("Passwort").fill(PASSWORD)
+    d.get_by_role("button", name="Anmelden").click()
+    d.wait_for_url("**/")
+    d.get_by_role("link", name="Kundenstimme").click()
+    d.wait_for_url("**/voice**")
+    assert d.locator("[data-score=nps] .value").inner_text() == "-100"  # one detractor
+    d.get_by_label("Touchpoint", exact=True).select_option(TOUCHPOINT)
+    d.get_by_role("button", name="Aussagen filtern").click()
+    d.wait_for_url(f"**vt={TOUCHPOINT}**")
+    row = d.locator("[data-chart=verbatims] tbody tr", has_text=VERBATIM)
+    assert row.count() == 1
+    cells = row.locator("td").all_inner_texts()
+    assert TOUCHPOINT in cells and "Kauf" in cells and "negativ" in cells and "3" in cells
+    d.screenshot(path=str(ARTIFACTS / "voice-page-de.png"), full_page=True)
+    assert _serious(d, exclude=[[".js-plotly-plot"]]) == []
+    d.goto("/surveys?project=shop")
+    assert d.get_by_role("link", name="nps-kasse").is_visible()
+    assert _serious(d) == []
+    dash.close()
