@@ -16,7 +16,8 @@ between the append and the delete replays the segment on the next start; the app
 drops what is already stored, so nothing is doubled. A torn record at the end of a
 segment (crash during write, never acknowledged) ends the replay of that segment.
 On start, and every few seconds, a drainer also adopts the directories of dead
-writers (their lock is free) and drains them.
+writers (their lock is free) and drains them. Erase requests (``wal_erasure``) are
+honoured by the drainers: matching rows are dropped before they are appended.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any
 import orjson
 
 from cxlens.errors import WorkspaceError
+from cxlens.ingest import wal_erasure
 from cxlens.ingest.segment import Row, rows_to_table
 
 log = logging.getLogger("cxlens.wal")
@@ -244,18 +246,33 @@ class Drainer(threading.Thread):
         self._failures: dict[Path, int] = {}
         self.errors = 0
         self.quarantined = 0
+        #: erase requests in force during the current round (rows matching are dropped)
+        self._erase: list[wal_erasure.Request] = []
+        self._acks = False
 
     def run(self) -> None:
         # An idle drainer wakes on the first write, so a lone event is visible after one
         # append; under load rounds are at least ``interval`` apart and batch more.
+        # Either wait ends early when an erase request waits for this writer.
         while not self._halt.is_set():
-            self.log.written.wait(self._adopt_every)
+            self._wait(self.log.written, self._adopt_every)
             if self._halt.is_set():
                 break
             self.log.written.clear()
             self.drain_once()
-            self._halt.wait(self.interval)
+            self._wait(self._halt, self.interval)
         self.drain_once()
+
+    def _wait(self, event: threading.Event, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or event.wait(min(left, 1.0)) or self._erase_unconfirmed():
+                return
+
+    def _erase_unconfirmed(self) -> bool:
+        return any(not (self.log.dir / f"erase-{q.id}.ack").exists()
+                   for q in wal_erasure.pending(self.log.root))
 
     def stop(self, timeout: float = 60.0) -> None:
         self._halt.set()
@@ -264,11 +281,17 @@ class Drainer(threading.Thread):
 
     def drain_once(self) -> None:
         try:
+            # requests read before the rotation: every row acknowledged before them is in
+            # a segment this round drains (or drained earlier, so already in the workspace)
+            self._erase = wal_erasure.pending(self.log.root)
             if time.monotonic() >= self._next_adopt:
                 self._next_adopt = time.monotonic() + self._adopt_every
                 self.adopt_orphans()
             self.log.rotate()
             self._drain_all(self.log.closed_segments())
+            if self._erase or self._acks:
+                wal_erasure.acknowledge(self.log.dir, self._erase)
+                self._acks = bool(self._erase)
         except Exception:  # keep the segments; try again next round
             self.errors += 1
             log.exception("draining the WAL failed; will retry")
@@ -323,12 +346,13 @@ class Drainer(threading.Thread):
         by_project: dict[str, list[list[Any]]] = {}
         for seg in segments:
             for project, rows in read_segment(seg):
-                by_project.setdefault(project, []).extend(rows)
+                by_project.setdefault(project, []).extend(wal_erasure.drop_matching(rows, self._erase))
         inserted = 0
         n = 0
         for project, rows in by_project.items():
             n += len(rows)
-            inserted += self._append(project, rows)
+            if rows:
+                inserted += self._append(project, rows)
         for seg in segments:
             seg.unlink(missing_ok=True)
         _fsync_dir(segments[0].parent)

@@ -6,9 +6,11 @@ every Parquet file under the workspace: events, identities, the id map, profiles
 accounts rows naming them, feedback, ground truth and derived results. A Parquet file
 with such rows is rewritten without them under ``_tmp``, fsynced and swapped in: files
 the catalog lists are swapped in one catalog transaction (as compaction does), other
-files by an atomic rename. Write-ahead log segments are rewritten record by record
-through the WAL's own reader and encoder; other text files lose the lines that name
-the person. Everything runs under the workspace writer lock.
+files by an atomic rename. Running collectors are asked first (``wal_erasure``): their
+WAL drainers drop the person's rows before appending and confirm; segments of dead
+collectors are rewritten record by record through the WAL's own reader and encoder;
+other text files lose the lines that name the person. Everything after the
+collectors' confirmation runs under the workspace writer lock.
 
 Afterwards every file is checked again (Parquet by its decoded values, everything
 else by its raw bytes); what still names the person is reported as ``leftovers``.
@@ -33,7 +35,7 @@ import pyarrow.parquet as pq
 
 from cxlens.errors import NotFound, ValidationError
 from cxlens.identity.resolve import person_of
-from cxlens.ingest import wal
+from cxlens.ingest import wal, wal_erasure
 from cxlens.store.workspace import Workspace, _fsync_dir, _fsync_file
 
 MIN_NEEDLE = 3  # shorter ids would match unrelated text
@@ -112,8 +114,9 @@ def _rewrite_parquet(con: duckdb.DuckDBPyConnection, path: Path, pattern: str, t
 
 def _walk(root: Path) -> list[Path]:
     out = []
+    requests = root / "wal" / wal_erasure.ERASE_DIR  # erase requests in progress
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and Path(dirpath, d) != requests]
         for name in filenames:
             out.append(Path(dirpath) / name)
     return sorted(out)
@@ -164,13 +167,14 @@ def erase(ws: Workspace, project: str | None, id_: str) -> EraseResult:
     if not id_.strip():
         raise ValidationError("give the id of the person to erase (user id, e-mail, anonymous id)")
     t0 = time.perf_counter()
-    with ws.writing():
-        _person, ids = subject_ids(ws, project, id_)
-        needles = [i for i in ids if len(i) >= MIN_NEEDLE]
-        if not needles:
-            raise ValidationError(f"{id_!r} is too short to be searched for safely; give a longer id")
-        pattern = _pattern(needles)
-        regex = re.compile(pattern.encode())
+    _person, ids = subject_ids(ws, project, id_)
+    needles = [i for i in ids if len(i) >= MIN_NEEDLE]
+    if not needles:
+        raise ValidationError(f"{id_!r} is too short to be searched for safely; give a longer id")
+    pattern = _pattern(needles)
+    regex = re.compile(pattern.encode())
+    # running collectors drop the rows first (they need the writer lock to confirm)
+    with wal_erasure.erasing(ws.root / "wal", pattern) as collectors, ws.writing():
         con = ws.con
         removed: dict[str, int] = {}
         rewritten = wal_records = 0
@@ -196,6 +200,8 @@ def erase(ws: Workspace, project: str | None, id_: str) -> EraseResult:
                     tmp.replace(path)  # not in the catalog: an atomic rename is the commit
                     _fsync_dir(path.parent)
             elif rel.startswith("wal/") and path.name.startswith("seg-"):
+                if collectors.is_live_writer_file(path):
+                    continue  # a running collector's: its drainer dropped the rows
                 recs, rows = _rewrite_wal(path, regex)
                 wal_records += recs
                 if rows:
