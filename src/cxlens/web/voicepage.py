@@ -223,6 +223,9 @@ def voice_page(web: Web, ctx: Ctx) -> Response:
 
     key = ("voice", ctx.project, snapshot(ctx.ws, ctx.project), ctx.period, ctx.lang)
     data: VoiceData = web.cache.get(key, lambda: load(ctx.ws, ctx.project, ctx.period, ctx.lang))
+    if ctx.persona is not None:  # the dashboard's persona filter narrows the whole page
+        name = next((p.name for p in ctx.personas if p.id == ctx.persona), None)
+        data = VoiceData(tuple(r for r in data.rows if r.persona == name), data.has_personas)
     q = ctx.request.query_params
     filters = {dim: str(q[p])[:200] for dim, p in FILTERS.items() if q.get(p)}
     chart_list, cards = charts_for(data, ctx.period, ctx.lang, ctx.fmt, filters)
