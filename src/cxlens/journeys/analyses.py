@@ -41,7 +41,9 @@ def _paths(engine: Engine, doc: Mapping[str, Any],
 
 def _graph(engine: Engine, doc: Mapping[str, Any],
            journey: JourneyDefinition | None) -> dict[str, Any]:
-    from cxlens.journeys.graph import conformance, graph, spec_from_dict
+    from cxlens.engines.expr import Col
+    from cxlens.journeys.graph import conformance, graph, items, spec_from_dict
+    from cxlens.journeys.steps import Match, check_events
 
     result = graph(engine, spec_from_dict(doc, journey))
     out = result.to_dict()
@@ -49,6 +51,11 @@ def _graph(engine: Engine, doc: Mapping[str, Any],
     if designed is not None:
         if not isinstance(designed, list) or not all(isinstance(s, str) for s in designed):
             raise SpecError("designed must be a list of event names", field="designed")
+        seen = items(result)
+        unseen = [(f"designed[{i}]", Match(s)) for i, s in enumerate(designed) if s not in seen]
+        if unseen:  # in no trace: a typo, unless the event exists outside this segment
+            known = seen if journey is not None else seen | set(engine.distinct(Col("event")))
+            check_events(known, unseen)
         out["conformance"] = conformance(result, designed).to_dict()
     return out
 

@@ -24,12 +24,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxlens.engines.base import Engine, Prepared
-from cxlens.engines.expr import Expr, IsNull, Not
+from cxlens.engines.expr import Col, Expr, IsNull, Not
 from cxlens.errors import SpecError
 from cxlens.journeys.arrays import encode, int64_column, person_starts, sequence_hashes
 from cxlens.journeys.breakdowns import by_value, person_attribute, split_kernel, split_schema
 from cxlens.journeys.paths import ITEM
-from cxlens.journeys.steps import Filter, field_expr
+from cxlens.journeys.specs import check_period
+from cxlens.journeys.steps import Filter, Match, check_events, field_expr
 from cxlens.journeys.touchpoints import JourneyDefinition
 
 SEP = "\x1f"
@@ -54,6 +55,7 @@ class GraphSpec:
 
     def __post_init__(self) -> None:
         person_attribute(self.breakdown)
+        check_period(self.since, self.until)
         if not self.session_minutes > 0:
             raise SpecError("session_minutes must be positive", field="session_minutes")
         if not self.top_variants > 0:
@@ -272,7 +274,13 @@ def summarize(spec: GraphSpec, out: pa.Table) -> GraphResult:
                        dict(sorted(ends.items())), top, variant_counts)
 
 
-def graph(engine: Engine, spec: GraphSpec) -> GraphResult:
+def graph(engine: Engine, spec: GraphSpec, *, check: bool = True) -> GraphResult:
+    named = [(f"where[{i}]", v) for i, f in enumerate(spec.where) if f.field == "event"
+             and f.op in ("=", "in")
+             for v in (f.value if isinstance(f.value, tuple) else (f.value,))]
+    if check and named:
+        known = set(engine.distinct(Col("event")))
+        check_events(known, [(at, Match(str(v))) for at, v in named])
     if spec.breakdown is None:
         return summarize(spec, engine.run(_prepared(spec), kernel(spec), OUT_SCHEMA))
     rows = engine.run(_prepared(spec), split_kernel(kernel(spec), OUT_SCHEMA),
@@ -326,6 +334,14 @@ def _first_deviation(trace: Sequence[str], designed: Sequence[str]) -> tuple[str
     if expected < len(designed):
         return "incomplete", designed[expected]
     return None
+
+
+def items(result: GraphResult) -> set[str]:
+    """Every step (event, page path or touchpoint) that occurs in some trace."""
+    found = set(result.start_items) | set(result.end_items)
+    for e in result.edges:
+        found |= {e.source, e.target}
+    return found
 
 
 def conformance(result: GraphResult, designed: Sequence[str]) -> Conformance:

@@ -32,6 +32,7 @@ from cxlens.journeys.arrays import (
     sorted_unique,
 )
 from cxlens.journeys.breakdowns import by_value, person_attribute, split_kernel, split_schema
+from cxlens.journeys.specs import check_period
 from cxlens.journeys.steps import Match, check_events, match_from_dict, parse_match
 from cxlens.journeys.touchpoints import JourneyDefinition
 
@@ -61,6 +62,7 @@ class PathsSpec:
 
     def __post_init__(self) -> None:
         person_attribute(self.breakdown)
+        check_period(self.since, self.until)
         if not isinstance(self.max_steps, int) or not 2 <= self.max_steps <= 50:
             raise SpecError(f"max_steps must be 2..50, got {self.max_steps!r}", field="max_steps")
         if not self.session_minutes > 0:

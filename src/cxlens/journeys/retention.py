@@ -24,6 +24,7 @@ from cxlens.engines.expr import TRUE, Col, Or
 from cxlens.errors import SpecError
 from cxlens.journeys.arrays import int64_column, person_starts
 from cxlens.journeys.breakdowns import by_value, person_attribute, split_kernel, split_schema
+from cxlens.journeys.specs import check_period
 from cxlens.journeys.steps import Match, check_events, match_from_dict, parse_match
 
 Period = Literal["day", "week", "month"]
@@ -46,6 +47,7 @@ class RetentionSpec:
 
     def __post_init__(self) -> None:
         person_attribute(self.breakdown)
+        check_period(self.since, self.until)
         if self.period not in PERIODS:
             raise SpecError(f"period must be one of {list(PERIODS)}, got {self.period!r}",
                             field="period")

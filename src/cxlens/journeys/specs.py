@@ -33,6 +33,13 @@ def duration_seconds(value: Any, field: str) -> float:
     return seconds
 
 
+def check_period(since: datetime | None, until: datetime | None) -> None:
+    """A time range must not be empty."""
+    if since is not None and until is not None and since >= until:
+        raise SpecError(f"since must be before until, got {since.isoformat()} .. "
+                        f"{until.isoformat()}", field="since")
+
+
 def optional_time(value: Any, field: str) -> datetime | None:
     """None, or an aware UTC datetime from an ISO date/time (naive means UTC)."""
     if value is None or value == "":
