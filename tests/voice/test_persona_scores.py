@@ -70,3 +70,35 @@ def test_persona_scores_on_the_cli_and_the_api(shop: tuple[Path, str], capsys: A
                     headers={"Authorization": f"Bearer {secret}"})
         assert bad.status_code == 400 and bad.json()["field"] == "by"
         assert c.get("/api/v1/voice/scores").status_code == 401
+
+
+def test_voice_page_breaks_down_and_filters_by_persona(shop: tuple[Path, str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import csv
+    import io
+
+    from cxlens.web.auth import add_user
+    from web.web_support import PASSWORD, login
+
+    root, _ = shop
+    monkeypatch.setenv("CXLENS_DASHBOARD_PREWARM", "0")
+    ws = Workspace.open(root)
+    try:
+        add_user(ws.catalog, "vera", PASSWORD, "viewer", ["shop"])
+    finally:
+        ws.close()
+    with TestClient(create_app(root)) as c:
+        login(c, "vera")
+        page = c.get("/voice?project=shop&days=90", headers={"accept-language": "en"})
+        assert page.status_code == 200 and 'data-chart="by-persona"' in page.text
+        rows = list(csv.DictReader(io.StringIO(c.get("/voice?project=shop&days=90&export=verbatims").text)))
+        named = sorted({r["persona"] for r in rows if r["persona"]})
+        assert named, "no verbatim carries a persona"
+        only = list(csv.DictReader(io.StringIO(c.get(
+            "/voice", params={"project": "shop", "days": 90, "vp": named[0], "export": "verbatims"}).text)))
+        assert only and {r["persona"] for r in only} == {named[0]}
+        by = list(csv.DictReader(io.StringIO(c.get("/voice?project=shop&days=90&export=by-persona").text)))
+        assert named[0] in {r["persona"] for r in by}
+        narrowed = list(csv.DictReader(io.StringIO(c.get(
+            "/voice", params={"project": "shop", "days": 90, "persona": 0, "export": "by-persona"}).text)))
+        assert len(narrowed) == 1  # the dashboard's persona filter narrows the whole page
