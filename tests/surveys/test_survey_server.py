@@ -187,3 +187,19 @@ def test_a_personal_link_shows_the_survey_takes_one_answer_and_refuses_a_second(
     assert mine[0]["touchpoint"] == "delivery" and mine[0]["text"] == "Very quick delivery, thanks"
     forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     assert httpx.get(f"{live.url}/s/{forged}").status_code == 401
+
+
+def test_a_stage_the_person_reached_before_is_marked_for_the_snippet(live: Live) -> None:
+    msg = {"type": "track", "event": "Order Delivered", "messageId": "deliv-1", "userId": "kunde-7",
+           "properties": {"order_id": "o-7"}}
+    r = httpx.post(live.url + "/v1/batch", json={"batch": [msg]}, auth=(live.shop.write_key, ""))
+    assert r.status_code == 200
+    live.wait_for("shop", lambda rows: len(rows) == 1, "event_id = 'deliv-1'")
+
+    def trigger(**ids: str) -> dict[str, Any]:
+        got = httpx.get(live.url + "/v1/surveys", params={"writeKey": live.shop.write_key, **ids}).json()
+        return next(d["trigger"] for d in got["surveys"] if d["id"] == "csat-delivery")
+
+    assert trigger(userId="kunde-7")["reached"] is True
+    assert trigger(userId="kunde-8", anonymousId="aid-x")["reached"] is False
+    assert trigger()["reached"] is False

@@ -4,18 +4,22 @@
 page needs to show a survey: ids, version, the trigger (a stage becomes the event names
 that enter it), URL rule, cap, sample and the questions in the page's language. With a
 person's id it also applies the server-side cap: a survey the person answered
-``max_answers`` times, or within ``every_days``, is left out. Names of other persons,
+``max_answers`` times, or within ``every_days``, is left out; and a stage-triggered
+survey whose stage the person already reached (any of its events in the last
+:data:`REACHED_DAYS` days, e.g. ``Order Delivered`` sent by the shop's backend) is marked
+``trigger.reached``, so the snippet shows it on this visit. Names of other persons,
 answers and scores are never in it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cxlens.store.workspace import Workspace
+from cxlens.surveys.answers import ANSWERED, SHOWN
 from cxlens.surveys.definitions import Question, Survey, Text
 from cxlens.surveys.store import list_surveys
 
@@ -58,6 +62,26 @@ def public_doc(s: Survey, events: list[str], lang: str | None) -> dict[str, Any]
             "sample": tg.sample, "questions": [_question(q, lang) for q in s.questions]}
 
 
+REACHED_DAYS = 30
+
+
+def reached(ws: Workspace, project: str, user_id: str | None, anonymous_id: str | None,
+            events: list[str], now: datetime, days: float = REACHED_DAYS) -> bool:
+    """Whether the person has one of ``events`` in the last ``days`` days (only the date
+    partitions of that window are read, so the cost does not grow with the history)."""
+    if not events or not (user_id or anonymous_id):
+        return False
+    first = (now - timedelta(days=days)).date().isoformat()
+    files = [str(ws.root / f.path) for f in ws.event_files(project) if f.part >= first]
+    if not files:
+        return False
+    rows = ws.con.execute(
+        "SELECT count(*) FROM read_parquet(?) WHERE (user_id = ? OR anonymous_id = ?) "
+        "AND list_contains(?, event) AND event NOT IN (?, ?) AND timestamp >= ?",
+        [files, user_id, anonymous_id, events, ANSWERED, SHOWN, now - timedelta(days=days)]).fetchall()
+    return bool(rows[0][0])
+
+
 def answered(ws: Workspace, project: str, user_id: str | None, anonymous_id: str | None
              ) -> dict[str, tuple[int, datetime]]:
     """survey id -> (answers, last answer) of one person, from the feedback table."""
@@ -89,5 +113,8 @@ def active_for(ws: Workspace, project: str, *, user_id: str | None = None,
         events = ([s.targeting.event] if s.targeting.trigger == "event" and s.targeting.event
                   else stage_events(ws.root, ws.config, s.targeting.stage)
                   if s.targeting.trigger == "stage" and s.targeting.stage else [])
-        out.append(public_doc(s, events, lang))
+        doc = public_doc(s, events, lang)
+        if s.targeting.trigger == "stage":
+            doc["trigger"]["reached"] = reached(ws, project, user_id, anonymous_id, events, now)
+        out.append(doc)
     return out

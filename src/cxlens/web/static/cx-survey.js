@@ -6,7 +6,8 @@
  * - needs cx.js (events and consent) and shows nothing without consent (cx.consent(true))
  * - fetches the project's active surveys from /v1/surveys (write key, page language, the
  *   person's ids for the server-side cap) and evaluates their triggers here: an event or a
- *   journey stage's events tracked on this page (cx.track), or seconds on the page
+ *   journey stage's events tracked on this page (cx.track) or reached before (the server
+ *   says so), or seconds on the page
  * - URL rule, sample share and frequency cap (localStorage, plus the server's answer count)
  * - an accessible, non-modal dialog in the page's language (<html lang="de|en">): fieldsets
  *   with legends, native radio buttons and check boxes, Escape closes, focus is managed
@@ -195,7 +196,8 @@
     if (armed[s.id] || !allowed(s)) return;
     armed[s.id] = true;
     var delay = (s.trigger.seconds || 0) * 1000;
-    if (s.trigger.kind === "seconds") { setTimeout(function () { show(s); }, delay); return; }
+    // time on page, or a stage the server saw this person reach before (e.g. delivered)
+    if (s.trigger.kind === "seconds" || s.trigger.reached) { setTimeout(function () { show(s); }, delay); return; }
     var fired = false;
     w.cx.on(function (m) {
       if (fired || m.type !== "track" || s.trigger.events.indexOf(m.event) < 0) return;
