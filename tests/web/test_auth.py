@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from cxlens.api.app import create_app
+from cxlens.store.workspace import Workspace
+from cxlens.web.auth import add_user
 from web.web_support import PASSWORD, csrf_of, login
 
 
@@ -54,18 +57,44 @@ def test_login_without_csrf_token_is_refused(client: TestClient) -> None:
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
-def test_sixth_attempt_after_five_failures_in_a_minute_is_answered_429(client: TestClient) -> None:
-    token = csrf_of(client.get("/login").text)
-    for _ in range(6):  # successful sign-ins do not use up the budget
-        login(client, "viktor")
-    codes = [client.post("/login", data={"name": "viktor", "password": "nope-nope-nope",
-                                         "csrf": token}).status_code for _ in range(6)]
-    assert codes == [401] * 5 + [429]
-    # even the right password waits out the minute: guessing gains nothing
-    r = client.post("/login", data={"name": "viktor", "password": PASSWORD, "csrf": token})
-    assert r.status_code == 429 and r.headers["retry-after"] == "60"
-    # another user from the same address is not blocked
-    login(client, "anna")
+@pytest.fixture
+def lockout_ws(tmp_path: Path) -> Path:
+    """A workspace of its own: failed logins are kept in its catalog for a minute."""
+    ws = Workspace.init(tmp_path / "ws", project="shop")
+    try:
+        add_user(ws.catalog, "viktor", PASSWORD, "viewer", ["shop"])
+        add_user(ws.catalog, "anna", PASSWORD, "admin", ["shop"])
+    finally:
+        ws.close()
+    return ws.root
+
+
+def test_sixth_attempt_after_five_failures_in_a_minute_is_answered_429(lockout_ws: Path) -> None:
+    with TestClient(create_app(lockout_ws)) as client:
+        token = csrf_of(client.get("/login").text)
+        for _ in range(6):  # successful sign-ins do not use up the budget
+            login(client, "viktor")
+        codes = [client.post("/login", data={"name": "viktor", "password": "nope-nope-nope",
+                                             "csrf": token}).status_code for _ in range(6)]
+        assert codes == [401] * 5 + [429]
+        # even the right password waits out the minute: guessing gains nothing
+        r = client.post("/login", data={"name": "viktor", "password": PASSWORD, "csrf": token})
+        assert r.status_code == 429 and r.headers["retry-after"] == "60"
+        # another user from the same address is not blocked
+        login(client, "anna")
+
+
+def test_the_login_limit_holds_across_server_processes(lockout_ws: Path) -> None:
+    """Two app instances share nothing but the workspace, like two --workers processes."""
+    with TestClient(create_app(lockout_ws)) as one, TestClient(create_app(lockout_ws)) as two:
+        for client in (one, two, one, two, one):
+            token = csrf_of(client.get("/login").text)
+            r = client.post("/login", data={"name": "viktor", "password": "nope-nope-nope",
+                                            "csrf": token})
+            assert r.status_code == 401
+        token = csrf_of(two.get("/login").text)
+        r = two.post("/login", data={"name": "viktor", "password": PASSWORD, "csrf": token})
+        assert r.status_code == 429
 
 
 def test_user_sees_only_their_projects(client: TestClient) -> None:

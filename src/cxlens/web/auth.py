@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import sqlite3
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import orjson
@@ -191,14 +193,23 @@ class RateLimiter:
     password included, so guessing gains nothing. Successful logins do not count, so a
     team behind one NAT address is not locked out by its own sign-ins.
 
-    In memory, per server process: with several workers the bound is per worker, which
-    still stops online guessing (argon2 makes each guess cost ~50 ms anyway)."""
+    The failures are kept in the workspace catalog (``login_failures``), so the bound holds
+    for the whole server, however many worker processes ``--workers`` starts; without a
+    catalog path (tests of the rule itself) they are kept in memory."""
 
-    def __init__(self, limit: int = 5, window: float = 60.0) -> None:
+    def __init__(self, limit: int = 5, window: float = 60.0, catalog: Path | None = None) -> None:
         self.limit = limit
         self.window = window
+        self.catalog = catalog
         self._fails: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        assert self.catalog is not None
+        db = sqlite3.connect(self.catalog, timeout=10, isolation_level=None)
+        db.execute("CREATE TABLE IF NOT EXISTS login_failures (key TEXT NOT NULL, at REAL NOT NULL)")
+        db.execute("CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at)")
+        return db
 
     def _recent(self, key: str, now: float) -> deque[float]:
         hits = self._fails.setdefault(key, deque())
@@ -208,12 +219,29 @@ class RateLimiter:
 
     def allow(self, key: str, now: float | None = None) -> bool:
         """May ``key`` try now?"""
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
+        if self.catalog is not None:
+            db = self._db()
+            try:
+                n = db.execute("SELECT count(*) FROM login_failures WHERE key = ? AND at > ?",
+                               (key, now - self.window)).fetchall()[0][0]
+            finally:
+                db.close()
+            return int(n) < self.limit
         with self._lock:
             return len(self._recent(key, now)) < self.limit
 
     def failed(self, key: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
+        if self.catalog is not None:
+            db = self._db()
+            try:
+                db.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, now))
+                # forget old failures so the table stays small
+                db.execute("DELETE FROM login_failures WHERE at <= ?", (now - self.window,))
+            finally:
+                db.close()
+            return
         with self._lock:
             self._recent(key, now).append(now)
             if len(self._fails) > 10_000:  # forget idle keys so memory stays bounded

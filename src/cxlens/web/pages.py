@@ -596,7 +596,10 @@ def install(app: Any, root: Path) -> None:
         key = auth.secret_key(ws.catalog)
     finally:
         ws.close()
-    web = Web(root, app.state, auth.Sessions(key))
+    from cxlens.store.workspace import CATALOG_NAME
+
+    web = Web(root, app.state, auth.Sessions(key),
+              limiter=auth.RateLimiter(catalog=root / CATALOG_NAME))
     app.state.web = web
 
     from cxlens.web import surveypages, voicepage
