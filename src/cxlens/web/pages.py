@@ -46,7 +46,6 @@ log = logging.getLogger("cxlens.web")
 HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "cxlens_lang"
 PERIODS = (7, 30, 90)
-DEFAULT_FUNNEL = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
 NAV = ("overview", "journey", "funnels", "paths", "graph", "retention", "voice", "surveys", "profiles",
        "data")
 
@@ -422,38 +421,6 @@ def cell_page(web: Web, ctx: Ctx) -> Response:
                          rows_kind=_rows(ctx))
 
 
-def funnels_page(web: Web, ctx: Ctx) -> Response:
-    q = ctx.request.query_params
-    steps = [s for s in q.getlist("step") if s]
-    window = q.get("window", "7d")
-    if window not in ("1h", "1d", "7d", "14d", "30d"):
-        window = "7d"
-    breakdown = q.get("breakdown") or None
-    if breakdown not in (None, *views.BREAKDOWNS):
-        raise CxError(f"breakdown must be one of {list(views.BREAKDOWNS)}", field="breakdown")
-    con = queries.connect(ctx.ws, ctx.project)
-    try:
-        names = web.cache.get(_key(ctx, "event-names"), lambda: views.event_names(con))
-    finally:
-        con.close()
-    charts: list[Chart] = []
-    error = None
-    if not steps:
-        steps = [s for s in DEFAULT_FUNNEL if s in names]
-    if len(steps) < 2:
-        error = t(ctx.lang, "funnel.need_steps")
-    else:
-        try:
-            charts = views.funnel_charts(ctx.ws, ctx.project, steps, window, breakdown,
-                                         ctx.period, ctx.lang, ctx.fmt, _cache(web, ctx),
-                                         ctx.persona)
-        except CxError as exc:
-            error = exc.message
-    return page_response(web, ctx, "funnels.html", charts, names=names, steps=steps,
-                         window=window, breakdown=breakdown, breakdowns=views.BREAKDOWNS,
-                         error=error)
-
-
 def paths_page(web: Web, ctx: Ctx) -> Response:
     q = ctx.request.query_params
     start = q.get("start") or None
@@ -565,9 +532,11 @@ def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
         names = views.event_names(con)
     finally:
         con.close()
-    steps = [s for s in DEFAULT_FUNNEL if s in names]
+    from cxlens.web.funnel_builder import DEFAULT_FUNNEL, FunnelForm
+
+    steps = tuple(s for s in DEFAULT_FUNNEL if s in names)
     if len(steps) >= 2:
-        views.funnel_charts(ws, project, steps, "7d", None, period, "en", fmt, cache)
+        views.funnel_charts(ws, project, FunnelForm(steps).spec(), period, "en", fmt, cache)
 
 
 def warm_forever(web: Web, stop: threading.Event, every: float = 30.0) -> None:
@@ -602,7 +571,7 @@ def install(app: Any, root: Path) -> None:
               limiter=auth.RateLimiter(catalog=root / CATALOG_NAME))
     app.state.web = web
 
-    from cxlens.web import surveypages, voicepage
+    from cxlens.web import funnel_builder, surveypages, voicepage
 
     def p(fn: Callable[[Web, Ctx], Response], admin: bool = False) -> Callable[[Request], Response]:
         return guarded(web, lambda ctx: fn(web, ctx), admin)
@@ -611,7 +580,7 @@ def install(app: Any, root: Path) -> None:
         Route("/", p(overview_page), methods=["GET"]),
         Route("/journey", p(journey_page), methods=["GET"]),
         Route("/journey/cell", p(cell_page), methods=["GET"]),
-        Route("/funnels", p(funnels_page), methods=["GET"]),
+        *funnel_builder.routes(web, guarded),
         Route("/paths", p(paths_page), methods=["GET"]),
         Route("/graph", p(graph_page), methods=["GET"]),
         Route("/retention", p(retention_page), methods=["GET"]),

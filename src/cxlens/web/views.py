@@ -3,7 +3,7 @@ language to :class:`Chart` objects. The routes in ``pages.py`` only pick the inp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -187,12 +187,13 @@ def engine(ws: Workspace, project: str, persona: int | None) -> Engine:
 
 
 # -- funnels ---------------------------------------------------------------------------
-def funnel_charts(ws: Workspace, project: str, steps: Sequence[str], window: str,
-                  breakdown: str | None, period: Period, lang: Lang, fmt: Fmt,
-                  cache: Cache[Any] = no_cache, persona: int | None = None) -> list[Chart]:
-    spec = funnels.spec_from_dict({"steps": list(steps), "window": window,
-                                   "breakdown": breakdown or None,
-                                   "since": period.since.isoformat(),
+def funnel_charts(ws: Workspace, project: str, doc: Mapping[str, Any], period: Period,
+                  lang: Lang, fmt: Fmt, cache: Cache[Any] = no_cache,
+                  persona: int | None = None) -> list[Chart]:
+    """The funnel of ``doc`` (a funnel spec document: steps, window, mode, exclusions,
+    breakdown) over ``period``."""
+    breakdown = doc.get("breakdown")
+    spec = funnels.spec_from_dict({**doc, "since": period.since.isoformat(),
                                    "until": period.until.isoformat(), "list_persons": 0})
     res: funnels.FunnelResult = cache(repr((spec, persona)), lambda: funnels.funnel(
         engine(ws, project, persona), spec))
