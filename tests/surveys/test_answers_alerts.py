@@ -100,3 +100,16 @@ def test_a_detractor_and_a_negative_run_are_mailed_once_with_their_texts(
     assert "Negative run at delivery" in body and "Lieferung viel zu spät" in body
     assert alert_pending(ws, "default").alerts == 0 and len(inbox.messages) == 1
     ws.close()
+
+
+def test_many_small_answer_batches_are_merged_into_one_file(ws: Workspace) -> None:
+    from cxlens.surveys.answers import COMPACT_AFTER
+    from cxlens.voice.feedback_import import feedback_dir
+
+    save_survey(ws.catalog, "default", survey_from_dict(SURVEY))
+    for i in range(COMPACT_AFTER + 1):
+        t = _answers([(f"p{i}", 4, "ok")]).append_column("event", pa.array(["Survey Answered"]))
+        t = t.set_column(0, "event_id", pa.array([f"batch{i}"]))
+        assert record_answers(ws, "default", t).rows == 1
+    files = list(feedback_dir(ws.root, "default").glob("*.parquet"))
+    assert len(files) == 1 and len(feedback_rows(ws, "default")) == COMPACT_AFTER + 1

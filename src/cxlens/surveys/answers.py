@@ -26,9 +26,11 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cxlens.errors import CxError
 from cxlens.model.tables import FEEDBACK_SCHEMA
@@ -44,6 +46,7 @@ ANSWERED: Final = "Survey Answered"
 SHOWN: Final = "Survey Shown"
 CHANNELS: Final = ("web", "email")
 MAX_TEXT: Final = 2000
+COMPACT_AFTER: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +194,21 @@ def write_rows(ws: Workspace, project: str, rows: list[dict[str, Any]]) -> tuple
             return 0, None
         table = pa.Table.from_pylist(list(fresh.values()), schema=FEEDBACK_SCHEMA)
         path = write_atomic(ws.root, out_dir, table, "part-survey")
+        path = _compact(ws, out_dir) or path
     return len(fresh), str(path)
+
+
+def _compact(ws: Workspace, out_dir: Path, limit: int = COMPACT_AFTER) -> Path | None:
+    """The writer adds a small file per batch with answers: past ``limit`` files, the
+    survey files are merged into one (written first, then the old ones removed)."""
+    small = sorted(out_dir.glob("part-survey-*.parquet"))
+    if len(small) <= limit:
+        return None
+    merged = pa.concat_tables([pq.read_table(p, schema=FEEDBACK_SCHEMA) for p in small])
+    dest = write_atomic(ws.root, out_dir, merged, "part-survey-merged")
+    for p in small:
+        p.unlink(missing_ok=True)
+    return dest
 
 
 def _answer_events(table: pa.Table) -> list[dict[str, Any]]:
@@ -237,5 +254,5 @@ def after_append(ws: Workspace, project: str, table: pa.Table) -> RecordResult |
     if res.rows:  # the thread reads cxlens.toml afresh: [alerts] may have changed since start
         from cxlens.voice.notify import alert_in_background
 
-        alert_in_background(ws.root, project)
+        alert_in_background(ws.root, project, prefix="survey:")
     return res

@@ -86,7 +86,8 @@ def answered(ws: Workspace, project: str, user_id: str | None, anonymous_id: str
              ) -> dict[str, tuple[int, datetime]]:
     """survey id -> (answers, last answer) of one person, from the feedback table."""
     folder = ws.root / "tables" / "feedback" / f"project={project}"
-    files = sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
+    # only the files the survey writer made (imports can be large): part-survey-*.parquet
+    files = sorted(str(p) for p in folder.glob("part-survey-*.parquet")) if folder.is_dir() else []
     if not files or not (user_id or anonymous_id):
         return {}
     rows = ws.con.execute(

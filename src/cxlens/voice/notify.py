@@ -48,8 +48,9 @@ def _mail_text(project: str, found: list[al.Alert]) -> str:
     return "\n".join(lines)
 
 
-def alert_pending(ws: Workspace, project: str) -> NotifyResult:
-    """Send the alerts of feedback not alerted on yet; returns what was sent."""
+def alert_pending(ws: Workspace, project: str, prefix: str | None = None) -> NotifyResult:
+    """Send the alerts of feedback not alerted on yet (only ids starting with ``prefix``,
+    e.g. ``survey:``, when given: answers arriving must not alert on an old import)."""
     raw = ws.config.get("alerts", {}) or {}
     webhook, emails = raw.get("webhook"), raw.get("email") or []
     if not (webhook or emails):
@@ -58,7 +59,8 @@ def alert_pending(ws: Workspace, project: str) -> NotifyResult:
     state.parent.mkdir(parents=True, exist_ok=True)
     with writer_lock(state.with_name("alerts.lock")):
         done: set[str] = set(json.loads(state.read_text())) if state.exists() else set()
-        rows = [r for r in feedback_rows(ws, project) if r["feedback_id"] not in done]
+        rows = [r for r in feedback_rows(ws, project) if r["feedback_id"] not in done
+                and (prefix is None or r["feedback_id"].startswith(prefix))]
         texts = [r for r in rows if r["text"]]
         labels: dict[str, str] = {}
         if texts:
@@ -86,7 +88,7 @@ def alert_pending(ws: Workspace, project: str) -> NotifyResult:
     return NotifyResult(len(found), status, mailed)
 
 
-def alert_in_background(root: Any, project: str) -> None:
+def alert_in_background(root: Any, project: str, prefix: str | None = None) -> None:
     """Run :func:`alert_pending` on its own workspace handle in a daemon thread, so a slow
     webhook never holds up the collector's writer."""
     import threading
@@ -95,7 +97,7 @@ def alert_in_background(root: Any, project: str) -> None:
         try:
             ws = Workspace.open(root)
             try:
-                res = alert_pending(ws, project)
+                res = alert_pending(ws, project, prefix)
                 if res.alerts:
                     log.info("sent %d feedback alerts for %s", res.alerts, project)
             finally:
