@@ -36,10 +36,17 @@ def workspace_info(ws: Workspace, project: str | None = None, days: int = 31) ->
         con = ws.con
         # channels are counted GA4-style: internal navigation and server events count for
         # the channel that brought the session
+        projects = [project] if project else ws.projects()
+        if len(projects) == 1:  # persons as identity resolved them (ids until it has run)
+            from cxlens.identity import with_person
+
+            rel = with_person(ws, rel, projects[0])
+        else:
+            rel = rel.query("_r", "SELECT *, coalesce(user_id, anonymous_id) AS person_id FROM _r")
         con.register("_info_events", sessionize(rel, ws.session_timeout_minutes))
         try:
-            total, persons, first, last = con.execute(
-                "SELECT count(*), count(DISTINCT coalesce(user_id, anonymous_id)),"
+            total, persons, ids, first, last = con.execute(
+                "SELECT count(*), count(DISTINCT person_id), count(DISTINCT coalesce(user_id, anonymous_id)),"
                 " min(timestamp)::VARCHAR, max(timestamp)::VARCHAR FROM _info_events"
             ).fetchall()[0]
 
@@ -57,6 +64,7 @@ def workspace_info(ws: Workspace, project: str | None = None, days: int = 31) ->
             return {
                 "total_events": int(total),
                 "distinct_persons": int(persons),
+                "distinct_ids": int(ids),
                 "first_event": first,
                 "last_event": last,
                 "by_project": counts("project"),
@@ -93,7 +101,7 @@ def info(
         return
     console.print(
         f"[bold]{data['total_events']:,}[/] events from [bold]{data['distinct_persons']:,}[/] "
-        f"persons/ids in {data['files']} files ({data['bytes'] / 1e6:,.1f} MB), "
+        f"persons ({data['distinct_ids']:,} ids) in {data['files']} files ({data['bytes'] / 1e6:,.1f} MB), "
         f"{data['first_event'] or '-'} .. {data['last_event'] or '-'}"
     )
     for title in ("by_source", "by_channel", "by_type", "by_day"):
