@@ -34,6 +34,11 @@ PAGES = {
     "retention": "/retention?days=90",
     "profiles": "/profiles?days=90&q=u-00",
     "data": "/data?days=90",
+    "voice": "/voice?days=90",
+    "surveys": "/surveys?days=90",
+    "overview_persona": "/?days=90&persona=0",
+    "funnels_saved_shape": "/funnels?days=90&step=Product+Viewed&step=Checkout+Started"
+                           "&step=Order+Completed&exclude=Ticket+Created&mode=ordered",
 }
 
 
@@ -51,6 +56,14 @@ def build(root: Path, customers: int) -> None:
             ws.compact()
             print(f"simulated {rep.events:,} events in {time.perf_counter() - t:.0f} s",
                   file=sys.stderr)
+        from cxlens.identity.freshness import refresh
+        from cxlens.personas.store import latest_id
+
+        refresh(ws, "shop")  # resolved persons, as `cxlens serve` keeps them
+        if latest_id(ws, "shop") is None:
+            from cxlens.personas.runs import run_discovery
+
+            run_discovery(ws, "shop", seed=0)  # the persona filter and KPIs by persona
         if get_user(ws.catalog, "bench") is None:
             add_user(ws.catalog, "bench", "bench-password", "admin", ["shop"])
     finally:
