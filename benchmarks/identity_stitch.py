@@ -4,8 +4,15 @@
 
 Synthetic graph: ~4M persons; each has 1-3 anonymous ids (36-char UUID-like strings)
 linked to its user id, 1 in 4 also an e-mail linked to the user id, and 1 in 1000
-anonymous ids is a shared device identified by several users (capped). Prints seconds
-per phase and the peak RSS of the process.
+anonymous ids is a shared device identified by several users (capped). Prints wall and
+CPU seconds per phase, the load average during each, and the peak RSS of the process:
+
+- stitch: string ids -> codes, capped union-find in time order, person ids (in memory);
+- stitch + id map: the same plus writing the id map as one Parquet file;
+- full resolve: ``apply_links_table`` into an empty workspace (also stores the 10M
+  links in ``identities`` and commits through the catalog);
+- incremental: ``--new`` links (half touch existing persons) onto that workspace: only
+  the touched persons' map rows are written (a delta), the base map is not rewritten.
 """
 
 from __future__ import annotations
@@ -62,6 +69,9 @@ def main() -> None:
     ap.add_argument("--new", type=int, default=100_000)
     args = ap.parse_args()
 
+    import pyarrow.parquet as pq
+
+    from cxlens.identity import idmap
     from cxlens.identity.config import IdentityConfig
     from cxlens.identity.graph import Links, stitch
     from cxlens.identity.resolve import apply_links_table
@@ -77,19 +87,26 @@ def main() -> None:
     s = stitch(Links.from_table(table), cfg)
     stitch_s = time.perf_counter() - t
     stitch_cpu = cpu_s() - c
-    persons = len(pc.unique(s.person_id))
     print(f"stitch (encode + union-find + person ids): {stitch_s:.2f} s wall, {stitch_cpu:.2f} s CPU; "
-          f"{len(s.id):,} ids -> {persons:,} persons, {int(s.flagged.sum()):,} links flagged")
+          f"load {os.getloadavg()[0]:.1f}")
+    persons = pc.count_distinct(s.person_id).as_py()
+    print(f"  {len(s.id):,} ids -> {persons:,} persons, {int(s.flagged.sum()):,} links flagged")
 
     root = Path(tempfile.mkdtemp(prefix="cxlens-bench-"))
     try:
+        t, c = time.perf_counter(), cpu_s()
+        s = stitch(Links.from_table(table), cfg)
+        pq.write_table(s.table(), root / "map.parquet", **idmap.PARQUET)
+        print(f"stitch + write the id map (one Parquet file, {(root / 'map.parquet').stat().st_size / 1e6:.0f} MB):"
+              f" {time.perf_counter() - t:.2f} s wall, {cpu_s() - c:.2f} s CPU; load {os.getloadavg()[0]:.1f}")
+        del s
         ws = Workspace.init(root / "ws", project="bench")
         t, c = time.perf_counter(), cpu_s()
         res = apply_links_table(ws, "bench", table, cfg)
         full_s = time.perf_counter() - t
         print(f"full resolve into the workspace (stitch + write identities and id map): {full_s:.2f} s wall, "
               f"{cpu_s() - c:.2f} s CPU of this process (DuckDB threads included); "
-              f"{res.persons:,} persons")
+              f"{res.persons:,} persons; load {os.getloadavg()[0]:.1f}")
         new = synth(args.new, 2, prefix="n")
         # half of the new links touch existing persons: reuse existing user ids
         old_users = table.column("id_b").slice(0, args.new // 2)
@@ -105,8 +122,11 @@ def main() -> None:
         inc = apply_links_table(ws, "bench", new, cfg)
         inc_s = time.perf_counter() - t
         print(f"incremental: {args.new:,} new links onto the {args.links:,}-link graph: {inc_s:.2f} s wall, "
-              f"{cpu_s() - c:.2f} s CPU; "
-              f"{inc.affected_persons:,} persons re-keyed")
+              f"{cpu_s() - c:.2f} s CPU; {inc.affected_persons:,} persons re-keyed, "
+              f"{inc.links_flagged:,} over a cap; load {os.getloadavg()[0]:.1f}")
+        deltas = ws.catalog.live_files(idmap.DELTA, "bench")
+        print(f"  map files: base {len(ws.catalog.live_files(idmap.MAP, 'bench'))}, deltas {len(deltas)} "
+              f"({sum(f.rows for f in deltas):,} rows)")
         ws.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)

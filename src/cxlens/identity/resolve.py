@@ -22,17 +22,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxlens.errors import NotFound, ValidationError
-from cxlens.identity import store
+from cxlens.identity import idmap, store
 from cxlens.identity.config import IdentityConfig
 from cxlens.identity.graph import Links, Stitched, stitch
+from cxlens.identity.idmap import MAP, MAP_SCHEMA
 from cxlens.model.tables import IDENTITIES_SCHEMA
 from cxlens.store.workspace import Workspace
 
 LINKS = "identities"
-MAP = "identity_map"
-MAP_SCHEMA = pa.schema([pa.field("id_type", pa.string(), nullable=False),
-                        pa.field("id", pa.string(), nullable=False),
-                        pa.field("person_id", pa.string(), nullable=False)])
+__all__ = ["MAP", "MAP_SCHEMA", "apply_links_table", "explain", "id_map", "person_of", "resolve", "unlink",
+           "with_person"]
 _EPOCH = -(2**62)  # star links of existing persons sort before every real link
 
 
@@ -149,7 +148,8 @@ def _full_links(t: pa.Table, flagged: np.ndarray, removed: pa.Array | None = Non
         "project": pa.nulls(n, pa.string()),  # filled by caller
         "id_type_a": t.column("id_type_a"), "id_a": t.column("id_a"),
         "id_type_b": t.column("id_type_b"), "id_b": t.column("id_b"),
-        "link_source": t.column("link_source") if "link_source" in t.column_names else pa.array(["api"] * n),
+        "link_source": t.column("link_source") if "link_source" in t.column_names
+        else pa.repeat(pa.scalar("api"), n),
         "event_id": t.column("event_id") if "event_id" in t.column_names else pa.nulls(n, pa.string()),
         "linked_at": t.column("linked_at").cast(IDENTITIES_SCHEMA.field("linked_at").type),
         "flagged": pa.array(flagged, pa.bool_()),
@@ -158,7 +158,7 @@ def _full_links(t: pa.Table, flagged: np.ndarray, removed: pa.Array | None = Non
 
 
 def _with_project(t: pa.Table, project: str) -> pa.Table:
-    return t.set_column(0, "project", pa.array([project] * t.num_rows, pa.string()))
+    return t.set_column(0, "project", pa.repeat(pa.scalar(project, pa.string()), t.num_rows))
 
 
 def apply_links_table(ws: Workspace, project: str, links: pa.Table, cfg: IdentityConfig | None = None,
@@ -177,7 +177,7 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
     t0 = time.perf_counter()
     con = ws.con
     link_src = store.sql_source(ws, LINKS, project)
-    map_src = store.sql_source(ws, MAP, project)
+    map_src = idmap.source(ws, project)
     if link_src is not None and links.num_rows:  # only links not stored before (removed ones stay removed)
         con.register("_new_links", links)
         links = _arrow(con.sql(
@@ -188,13 +188,13 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
         con.register("_new_ids", ids)
         ids = _arrow(con.sql(f"SELECT * FROM _new_ids ANTI JOIN {map_src} USING (id_type, id)").to_arrow_table())
         con.unregister("_new_ids")
-    nodes = (ids.column("id_type").combine_chunks(), ids.column("id").combine_chunks()) if ids is not None else None
+    nodes = (ids.column("id_type"), ids.column("id")) if ids is not None else None
     if map_src is None:
         s = stitch(Links.from_table(links), cfg, nodes)
         new_links = _with_project(_full_links(links, s.flagged), project)
         store.commit(ws, LINKS, project, [new_links], schema=IDENTITIES_SCHEMA)
-        store.commit(ws, MAP, project, [s.table()], schema=MAP_SCHEMA)
-        persons = len(pc.unique(s.person_id))
+        idmap.write_base(ws, project, s.table())
+        persons = pc.count_distinct(s.person_id).as_py()
         return ResolveResult(project, links.num_rows, links.num_rows, int(s.flagged.sum()), len(s.id),
                              persons, persons, True, round(time.perf_counter() - t0, 3))
     if links.num_rows == 0 and (ids is None or ids.num_rows == 0):
@@ -221,13 +221,13 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
         "linked_at": pa.array(np.full(n_star, _EPOCH, np.int64)),
     })
     new_l = Links.from_table(links)
-    all_links = Links(
-        pa.concat_arrays([star_links.column("id_type_a").combine_chunks(), new_l.type_a.cast(pa.string())]),
-        pa.concat_arrays([star_links.column("id_a").combine_chunks(), new_l.id_a.cast(pa.string())]),
-        pa.concat_arrays([star_links.column("id_type_b").combine_chunks(), new_l.type_b.cast(pa.string())]),
-        pa.concat_arrays([star_links.column("id_b").combine_chunks(), new_l.id_b.cast(pa.string())]),
-        np.concatenate([star_links.column("linked_at").to_numpy(), new_l.linked_at]),
-    )
+    def chain(col: str, new: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+        parts = [*star_links.column(col).chunks, *(new.chunks if isinstance(new, pa.ChunkedArray) else [new])]
+        return pa.chunked_array([c.cast(pa.string()) for c in parts], pa.string())
+
+    all_links = Links(chain("id_type_a", new_l.type_a), chain("id_a", new_l.id_a), chain("id_type_b", new_l.type_b),
+                      chain("id_b", new_l.id_b),
+                      np.concatenate([star_links.column("linked_at").to_numpy(), new_l.linked_at]))
     s = stitch(all_links, cfg, nodes)
     flagged = s.flagged[n_star:]
     sub = s.table()
@@ -239,16 +239,7 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
         total, n_ids, persons = _counts(ws, project)
         return ResolveResult(project, total, links.num_rows, int(s.flagged.sum()), n_ids, persons,
                              len(pc.unique(s.person_id)), False, round(time.perf_counter() - t0, 3))
-    con.register("_sub", sub)
-    con.register("_touched", pa.table({"person_id": touched}))
-    merged = con.sql(
-        f"SELECT id_type, id, person_id FROM {map_src} ANTI JOIN _touched USING (person_id)"
-        " UNION ALL SELECT id_type, id, person_id FROM _sub"
-    )
-    old_map = store.live(ws, MAP, project)
-    store.commit(ws, MAP, project, [merged], retire=old_map)
-    con.unregister("_sub")
-    con.unregister("_touched")
+    idmap.write_delta(ws, project, sub)  # only the touched persons' rows: no rewrite of the map
     if links.num_rows:
         store.commit(ws, LINKS, project, [_with_project(_full_links(links, flagged), project)],
                      schema=IDENTITIES_SCHEMA)
@@ -260,11 +251,8 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
 
 def _counts(ws: Workspace, project: str) -> tuple[int, int, int]:
     links = sum(f.rows for f in store.live(ws, LINKS, project))
-    src = store.sql_source(ws, MAP, project)
-    if src is None:
-        return links, 0, 0
-    rows = ws.con.execute(f"SELECT count(*), count(DISTINCT person_id) FROM {src}").fetchall()
-    return links, int(rows[0][0]), int(rows[0][1])
+    ids, persons = idmap.counts(ws, project)
+    return links, ids, persons
 
 
 def resolve(ws: Workspace, project: str | None = None, *, full: bool = False) -> ResolveResult:
@@ -299,25 +287,26 @@ def _recompute_all(ws: Workspace, project: str, links: pa.Table, ids: pa.Table,
     con.unregister("_ext")
     removed = stored.column("removed").combine_chunks()
     active = stored.filter(pc.invert(removed))
-    extra_t = pa.concat_arrays([ids.column("id_type").combine_chunks(),
-                                stored.column("id_type_a").combine_chunks(),
-                                stored.column("id_type_b").combine_chunks()])
-    extra_i = pa.concat_arrays([ids.column("id").combine_chunks(), stored.column("id_a").combine_chunks(),
-                                stored.column("id_b").combine_chunks()])
+    # ids of removed links stay persons of their own
+    extra_t = pa.chunked_array([*ids.column("id_type").chunks, *stored.column("id_type_a").chunks,
+                                *stored.column("id_type_b").chunks], pa.string())
+    extra_i = pa.chunked_array([*ids.column("id").chunks, *stored.column("id_a").chunks,
+                                *stored.column("id_b").chunks], pa.string())
     s = stitch(Links.from_table(active), cfg, (extra_t, extra_i))
     flagged = np.zeros(stored.num_rows, np.bool_)
     flagged[np.flatnonzero(~removed.to_numpy(zero_copy_only=False))] = s.flagged
     table = _with_project(_full_links(stored, flagged, removed), project)
     store.commit(ws, LINKS, project, [table], retire=store.live(ws, LINKS, project), schema=IDENTITIES_SCHEMA)
-    store.commit(ws, MAP, project, [s.table()], retire=store.live(ws, MAP, project), schema=MAP_SCHEMA)
-    persons = len(pc.unique(s.person_id))
+    idmap.write_base(ws, project, s.table())
+    persons = pc.count_distinct(s.person_id).as_py()
     return ResolveResult(project, stored.num_rows, links.num_rows, int(flagged.sum()), len(s.id),
                          persons, persons, True, round(time.perf_counter() - t0, 3))
 
 
 # -- reading -------------------------------------------------------------------------
 def id_map(ws: Workspace, project: str) -> duckdb.DuckDBPyRelation:
-    return store.relation(ws, MAP, project, MAP_SCHEMA)
+    """The current map: (id_type, id, person_id) of every id seen."""
+    return idmap.relation(ws, project)
 
 
 def with_person(ws: Workspace, rel: duckdb.DuckDBPyRelation, project: str | None = None
@@ -329,7 +318,7 @@ def with_person(ws: Workspace, rel: duckdb.DuckDBPyRelation, project: str | None
     as persons of their own, under the id itself (run ``cxlens identity resolve``).
     """
     project = project or ws.default_project
-    src = store.sql_source(ws, MAP, project)
+    src = idmap.source(ws, project)
     name = f"_wp_{uuid.uuid4().hex[:8]}"
     if src is None:
         return _rel(rel.query(name, f"SELECT *, coalesce(user_id, anonymous_id) AS person_id FROM {name}"))
@@ -344,7 +333,7 @@ def with_person(ws: Workspace, rel: duckdb.DuckDBPyRelation, project: str | None
 
 def person_of(ws: Workspace, project: str, id_: str) -> tuple[str, list[dict[str, str]]]:
     """The person an id (any type, or a person_id) belongs to, and all its ids."""
-    src = store.sql_source(ws, MAP, project)
+    src = idmap.source(ws, project)
     if src is None:
         raise NotFound(f"project {project!r} has no resolved identities; run: cxlens identity resolve")
     rows = ws.con.execute(
@@ -396,8 +385,7 @@ def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Tabl
     ends among them), plus ``new`` links, minus the ``gone`` pairs (a, b), in time
     order, exactly as a full resolve would; rewrite their links' flags and map rows."""
     src = store.sql_source(ws, LINKS, project)
-    map_src = store.sql_source(ws, MAP, project)
-    assert src is not None and map_src is not None
+    assert src is not None
     con = ws.con
     con.register("_members", members)
     con.register("_gone", gone if gone is not None else pa.table({"a": pa.array([], pa.string()),
@@ -432,14 +420,9 @@ def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Tabl
                 " UNION ALL BY NAME SELECT * FROM _comp"
             ).select(*IDENTITIES_SCHEMA.names)
             store.commit(ws, LINKS, project, [rewritten], retire=store.live(ws, LINKS, project), kind=kind)
-        con.register("_sub", s.table())
-        merged = con.sql(
-            f"SELECT id_type, id, person_id FROM {map_src} m ANTI JOIN _sub USING (id_type, id)"
-            " UNION ALL SELECT id_type, id, person_id FROM _sub"
-        )
-        store.commit(ws, MAP, project, [merged], retire=store.live(ws, MAP, project), kind=kind)
+        idmap.write_delta(ws, project, s.table(), kind)
     finally:
-        for name in ("_members", "_gone", "_comp", "_sub"):
+        for name in ("_members", "_gone", "_comp"):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
     return s

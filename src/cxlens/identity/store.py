@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
@@ -46,13 +46,14 @@ def sql_source(ws: Workspace, tbl: str, project: str) -> str | None:
     return f"read_parquet({_sql_list(files)}, union_by_name = true, hive_partitioning = false)" if files else None
 
 
-def _write(ws: Workspace, data: Source, schema: pa.Schema | None) -> Path:
+def _write(ws: Workspace, data: Source, schema: pa.Schema | None,
+           options: dict[str, Any] | None = None) -> Path:
     tmp = ws.root / "_tmp" / f"tbl-{uuid.uuid4().hex}.parquet"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, pa.Table):
         if schema is not None:
             data = data.select(schema.names).cast(schema)
-        pq.write_table(data, tmp, compression="zstd")
+        pq.write_table(data, tmp, **(options or {"compression": "zstd"}))
     else:
         data.write_parquet(str(tmp), compression="zstd")
     _fsync_file(tmp)
@@ -61,9 +62,11 @@ def _write(ws: Workspace, data: Source, schema: pa.Schema | None) -> Path:
 
 def commit(ws: Workspace, tbl: str, project: str, new: Sequence[Source], *,
            retire: Sequence[FileEntry] = (), kind: str = "identity",
-           schema: pa.Schema | None = None, detail: str = "{}") -> list[str]:
-    """Write ``new`` tables as files of ``tbl`` and retire ``retire`` in one commit."""
-    written = [_write(ws, d, schema) for d in new]
+           schema: pa.Schema | None = None, detail: str = "{}",
+           options: dict[str, Any] | None = None) -> list[str]:
+    """Write ``new`` tables as files of ``tbl`` and retire ``retire`` in one commit
+    (``options``: keyword arguments of ``pyarrow.parquet.write_table``)."""
+    written = [_write(ws, d, schema, options) for d in new]
     batch_id = ws.catalog.start_batch(kind, kind, project)
     dest_dir = ws.root / "tables" / tbl / f"project={project}"
     dest_dir.mkdir(parents=True, exist_ok=True)

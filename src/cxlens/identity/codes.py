@@ -1,0 +1,330 @@
+"""String ids -> dense int32 node codes, without copying or sorting the strings.
+
+A node is an (id type, id) pair. Each row of an Arrow string column (chunk by chunk,
+straight from its offsets and data buffers) gets two independent 64-bit hashes in one
+pass; rows are then radix-partitioned on the top bits of the first hash into
+cache-sized partitions and deduplicated inside each by a small open-addressing table.
+Equal (h1, h2) is the same id: a false match needs a 128-bit collision. Two ids with
+the same h1 but different h2 are detected and the caller falls back to the exact
+table (``exact_codes``) that compares bytes.
+
+Measured (benchmarks/RESULTS.md, Identity): the earlier argsort of 20M hashes was
+the largest phase of a 10M-link stitch; partitioning touches every row twice,
+sequentially, and each partition's table stays in the L2 cache.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+from cxlens.errors import ConfigError
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_ALT = 977  # the second hash mixes in type + _ALT
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _finish(h: np.uint64, length: int) -> np.uint64:
+    h = h ^ np.uint64(length)
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def hash_rows(offsets: np.ndarray, data: np.ndarray, types: np.ndarray,
+              h1: np.ndarray, h2: np.ndarray, start: int) -> None:
+    """Two 64-bit hashes of every (type, bytes) row, written at ``start``: eight bytes
+    per multiply, then a splitmix64 finish. ``h1`` is stable across runs and machines
+    (person ids are derived from it) and equals the hash cxlens has always used."""
+    n = offsets.shape[0] - 1
+    for i in range(n):
+        t = types[start + i]
+        a = (_FNV_OFFSET ^ np.uint64(t + 1)) * _FNV_PRIME
+        b = (_FNV_OFFSET ^ np.uint64(t + _ALT + 1)) * _FNV_PRIME
+        k = offsets[i]
+        end = offsets[i + 1]
+        while k + 8 <= end:
+            w = (np.uint64(data[k]) | (np.uint64(data[k + 1]) << np.uint64(8))
+                 | (np.uint64(data[k + 2]) << np.uint64(16)) | (np.uint64(data[k + 3]) << np.uint64(24))
+                 | (np.uint64(data[k + 4]) << np.uint64(32)) | (np.uint64(data[k + 5]) << np.uint64(40))
+                 | (np.uint64(data[k + 6]) << np.uint64(48)) | (np.uint64(data[k + 7]) << np.uint64(56)))
+            a = (a ^ w) * _FNV_PRIME
+            a = a ^ (a >> np.uint64(29))
+            b = (b ^ w) * _FNV_PRIME
+            b = b ^ (b >> np.uint64(29))
+            k += 8
+        while k < end:
+            c = np.uint64(data[k])
+            a = (a ^ c) * _FNV_PRIME
+            b = (b ^ c) * _FNV_PRIME
+            k += 1
+        length = end - offsets[i]
+        h1[start + i] = _finish(a, length)
+        h2[start + i] = _finish(b, length)
+
+
+@njit(cache=True, nogil=True)
+def match_types(offsets: np.ndarray, data: np.ndarray, name_offsets: np.ndarray,
+                name_data: np.ndarray, out: np.ndarray, start: int) -> int:
+    """Type code of every row (index of the equal name), written at ``start``;
+    returns the first row (local) whose type is no known name, else -1."""
+    n = offsets.shape[0] - 1
+    n_names = name_offsets.shape[0] - 1
+    last = 0
+    for i in range(n):
+        s, e = offsets[i], offsets[i + 1]
+        found = -1
+        for probe in range(n_names):
+            j = (last + probe) % n_names  # rows of one type come in runs: try the last first
+            ns, ne = name_offsets[j], name_offsets[j + 1]
+            if ne - ns != e - s:
+                continue
+            same = True
+            for k in range(e - s):
+                if data[s + k] != name_data[ns + k]:
+                    same = False
+                    break
+            if same:
+                found = j
+                break
+        if found < 0:
+            return i
+        out[start + i] = found
+        last = found
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def radix_codes(h1: np.ndarray, h2: np.ndarray, bits: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Dense codes for rows by (h1, h2), partition by partition on the top ``bits`` of h1.
+
+    Returns (code per row, first row of each code, h1 and h2 of each code, ok); ok is
+    False when two rows share h1 but not h2 (then nothing else is valid).
+    """
+    n = h1.shape[0]
+    n_parts = 1 << bits
+    shift = np.uint64(64 - bits)
+    start = np.zeros(n_parts + 1, np.int64)
+    for i in range(n):
+        start[np.int64(h1[i] >> shift) + 1] += 1
+    for b in range(n_parts):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    rows = np.empty(n, np.int32)
+    ph = np.empty(n, np.uint64)
+    for i in range(n):  # stable: rows stay ascending inside a partition
+        part = np.int64(h1[i] >> shift)
+        q = fill[part]
+        rows[q] = i
+        ph[q] = h1[i]
+        fill[part] = q + 1
+    codes = np.empty(n, np.int32)
+    first = np.empty(n, np.int32)
+    node_h1 = np.empty(n, np.uint64)
+    node_h2 = np.empty(n, np.uint64)
+    biggest = np.int64(0)
+    for p in range(n_parts):
+        biggest = max(biggest, start[p + 1] - start[p])
+    size = 16
+    while size < 2 * biggest:
+        size *= 2
+    slot_code = np.full(size, -1, np.int32)
+    n_codes = 0
+    for p in range(n_parts):
+        s, e = start[p], start[p + 1]
+        if s == e:
+            continue
+        m = 16
+        while m < 2 * (e - s):
+            m *= 2
+        mask = np.uint64(m - 1)
+        used = np.empty(e - s, np.int64)
+        n_used = 0
+        for q in range(s, e):
+            h = ph[q]
+            slot = np.int64(h & mask)
+            while True:
+                c = slot_code[slot]
+                if c < 0:
+                    slot_code[slot] = n_codes
+                    used[n_used] = slot
+                    n_used += 1
+                    r = rows[q]
+                    first[n_codes] = r
+                    node_h1[n_codes] = h
+                    node_h2[n_codes] = h2[r]
+                    codes[r] = n_codes
+                    n_codes += 1
+                    break
+                if node_h1[c] == h:
+                    r = rows[q]
+                    if node_h2[c] != h2[r]:
+                        return codes, first, node_h1, node_h2, False
+                    codes[r] = c
+                    break
+                slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
+        for u in range(n_used):  # reset only the slots this partition used
+            slot_code[used[u]] = -1
+    return codes, first[:n_codes].copy(), node_h1[:n_codes].copy(), node_h2[:n_codes].copy(), True
+
+
+@njit(cache=True, nogil=True)
+def _equal(offsets: np.ndarray, data: np.ndarray, i: int, j: int) -> bool:
+    li = offsets[i + 1] - offsets[i]
+    if li != offsets[j + 1] - offsets[j]:
+        return False
+    si, sj = offsets[i], offsets[j]
+    for k in range(li):  # noqa: SIM110 - a plain loop is what numba compiles best
+        if data[si + k] != data[sj + k]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def exact_codes(offsets: np.ndarray, data: np.ndarray, types: np.ndarray, h1: np.ndarray,
+                h2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dense codes by open addressing on h1, confirmed bytewise: never merges two ids
+    (used only after a 64-bit collision). Returns codes, first rows, h1, h2 per code."""
+    n = offsets.shape[0] - 1
+    size = 16
+    while size < 2 * n + 2:
+        size *= 2
+    mask = np.uint64(size - 1)
+    table = np.full(size, -1, np.int32)
+    codes = np.empty(n, np.int32)
+    first = np.empty(n, np.int32)
+    n_codes = 0
+    for i in range(n):
+        slot = np.int64(h1[i] & mask)
+        while True:
+            c = table[slot]
+            if c < 0:
+                table[slot] = n_codes
+                first[n_codes] = i
+                codes[i] = n_codes
+                n_codes += 1
+                break
+            j = first[c]
+            if h1[j] == h1[i] and types[j] == types[i] and _equal(offsets, data, i, j):
+                codes[i] = c
+                break
+            slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
+    f = first[:n_codes].copy()
+    return codes, f, h1[f], h2[f]
+
+
+def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (as int64) and data of one string chunk, without copying the data."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.string())
+    wide = pa.types.is_large_string(arr.type)
+    _, offs, data = arr.buffers()
+    offsets = np.frombuffer(offs, np.int64 if wide else np.int32, count=len(arr) + 1,
+                            offset=arr.offset * (8 if wide else 4))
+    payload = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return offsets.astype(np.int64, copy=False), payload
+
+
+def _chunks(col: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(col.chunks) if isinstance(col, pa.ChunkedArray) else [col]
+
+
+def _threads() -> int:
+    """Worker threads for per-chunk kernels (they release the GIL): the cores we may use."""
+    try:
+        return max(1, min(4, len(os.sched_getaffinity(0))))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, min(4, os.cpu_count() or 1))
+
+
+def _each_chunk(columns: list[pa.Array | pa.ChunkedArray], fn: Callable[[pa.Array, int], None]) -> None:
+    """``fn(chunk, first row)`` for every chunk of ``columns`` laid end to end, on threads."""
+    jobs = []
+    pos = 0
+    for col in columns:
+        for chunk in _chunks(col):
+            jobs.append((chunk, pos))
+            pos += len(chunk)
+    if len(jobs) < 2 or pos < 100_000:
+        for chunk, at in jobs:
+            fn(chunk, at)
+        return
+    with ThreadPoolExecutor(_threads()) as pool:
+        for f in [pool.submit(fn, chunk, at) for chunk, at in jobs]:
+            f.result()
+
+
+def type_codes(columns: list[pa.Array | pa.ChunkedArray], names: list[str]) -> np.ndarray:
+    """int8 type code of every row of the id-type ``columns``, one after the other."""
+    name_bytes = [n.encode() for n in names]
+    name_offsets = np.cumsum([0] + [len(b) for b in name_bytes], dtype=np.int64)
+    name_data = np.frombuffer(b"".join(name_bytes), np.uint8)
+    out = np.empty(sum(len(c) for c in columns), np.int8)
+
+    def one(chunk: pa.Array, pos: int) -> None:
+        if chunk.null_count:
+            raise ConfigError("an id link has no id type; every link needs the type of both ids")
+        offsets, data = _string_buffers(chunk)
+        bad = match_types(offsets, data, name_offsets, name_data, out, pos)
+        if bad >= 0:
+            name = chunk[bad].as_py()
+            raise ConfigError(
+                f"unknown id type {name!r}; declare it under [identity.id_types.{name}] in cxlens.toml")
+
+    _each_chunk(columns, one)
+    return out
+
+
+def hashes(columns: list[pa.Array | pa.ChunkedArray], types: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h1, h2) of every row of the id ``columns`` with their ``types``."""
+    n = types.shape[0]
+    h1 = np.empty(n, np.uint64)
+    h2 = np.empty(n, np.uint64)
+
+    def one(chunk: pa.Array, pos: int) -> None:
+        if chunk.null_count:
+            raise ConfigError("an id link has an empty id; every link needs two ids")
+        offsets, data = _string_buffers(chunk)
+        hash_rows(offsets, data, types, h1, h2, pos)
+
+    _each_chunk(columns, one)
+    return h1, h2
+
+
+def take_sorted(columns: list[pa.Array | pa.ChunkedArray], rows: np.ndarray) -> pa.ChunkedArray:
+    """The strings at global ``rows`` of ``columns`` laid end to end (Arrow's take over
+    all chunks at once: no concatenation of the inputs)."""
+    chunks = [c.cast(pa.string()) if c.type != pa.string() else c for col in columns for c in _chunks(col)]
+    return pa.chunked_array(chunks, pa.string()).take(pa.array(rows))
+
+
+def encode(columns: list[pa.Array | pa.ChunkedArray], types: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dense node codes for the (type, id) rows of ``columns``.
+
+    Returns (code per row, first row of each code, h1 and h2 of each code, h1 of
+    each row)."""
+    h1, h2 = hashes(columns, types)
+    n = h1.shape[0]
+    bits = 1
+    while (n >> bits) > 2048 and bits < 16:
+        bits += 1
+    codes, first, n1, n2, ok = radix_codes(h1, h2, bits)
+    if ok:
+        return codes, first, n1, n2, h1
+    # a 64-bit collision between two different ids: compare the bytes (rare, slower)
+    whole = pa.concat_arrays([c.cast(pa.large_string()) for col in columns for c in _chunks(col)])
+    offsets, data = _string_buffers(whole)
+    c, f, e1, e2 = exact_codes(offsets, data, types, h1, h2)
+    return c, f, e1, e2, h1
