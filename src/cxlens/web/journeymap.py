@@ -133,8 +133,13 @@ def builtin_stages() -> Stages:
     for event, stage in STAGE_EVENTS.items():
         whens.append("WHEN ? THEN ?")
         params += [event, stage]
-    stage_sql = (f"CASE event {' '.join(whens)} ELSE CASE WHEN type IN ('page', 'screen') "
-                 "OR event LIKE 'Newsletter %' THEN 'awareness' END END")
+    # a survey shown or answered belongs to the stage its survey asks about (cx-survey.js
+    # sends it), not to service: a checkout survey must not move a buyer past delivery
+    survey = ("CASE WHEN event IN (?, ?) AND list_contains(?, json_extract_string(properties, '$.stage')) "
+              "THEN json_extract_string(properties, '$.stage') ELSE ")
+    stage_sql = (f"{survey}CASE event {' '.join(whens)} ELSE CASE WHEN type IN ('page', 'screen') "
+                 "OR event LIKE 'Newsletter %' THEN 'awareness' END END END")
+    params = ["Survey Shown", "Survey Answered", list(STAGES), *params]
     return Stages(STAGES, stage_sql, tuple(params), "coalesce(event, type)", (), "loyalty")
 
 
