@@ -5,7 +5,7 @@ project, the survey, the person (``user_id``), the language, an expiry and a ran
 nonce. The key is derived from the project's secret (the SHA-256 of its secret key kept
 in the catalog, with a fixed label), so only this workspace can make or check a link,
 and ``cxlens project create`` for new keys invalidates old links. The nonce is claimed in
-the catalog table ``survey_links_used`` when the answer is taken: a second answer with
+the catalog table ``survey_link_claims`` (no person id in it) when the answer is taken: a second answer with
 the same link is refused.
 """
 
@@ -99,17 +99,19 @@ def verify(key: bytes, token: str, now: float | None = None) -> LinkClaim:
     return claim
 
 
+# no person id in here: the catalog is outside what erasure rewrites, and the nonce is
+# all it takes to refuse a second answer
 _USED = """
-CREATE TABLE IF NOT EXISTS survey_links_used (
-    project TEXT NOT NULL, nonce TEXT NOT NULL, survey_id TEXT NOT NULL, user_id TEXT NOT NULL,
-    used_at REAL NOT NULL, PRIMARY KEY (project, nonce)
+CREATE TABLE IF NOT EXISTS survey_link_claims (
+    project TEXT NOT NULL, nonce TEXT NOT NULL, survey_id TEXT NOT NULL, used_at REAL NOT NULL,
+    PRIMARY KEY (project, nonce)
 )
 """
 
 
 def is_used(catalog: Catalog, claim: LinkClaim) -> bool:
     catalog.execute(_USED)
-    rows = catalog.execute("SELECT 1 FROM survey_links_used WHERE project = ? AND nonce = ?",
+    rows = catalog.execute("SELECT 1 FROM survey_link_claims WHERE project = ? AND nonce = ?",
                            (claim.project, claim.nonce)).fetchall()
     return bool(rows)
 
@@ -117,6 +119,6 @@ def is_used(catalog: Catalog, claim: LinkClaim) -> bool:
 def claim_once(catalog: Catalog, claim: LinkClaim) -> bool:
     """Mark the link used; False when it was used before (one answer per link)."""
     catalog.execute(_USED)
-    cur = catalog.execute("INSERT OR IGNORE INTO survey_links_used VALUES (?, ?, ?, ?, ?)",
-                          (claim.project, claim.nonce, claim.survey_id, claim.user_id, time.time()))
+    cur = catalog.execute("INSERT OR IGNORE INTO survey_link_claims VALUES (?, ?, ?, ?)",
+                          (claim.project, claim.nonce, claim.survey_id, time.time()))
     return cur.rowcount == 1
