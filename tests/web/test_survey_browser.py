@@ -67,6 +67,15 @@ class Quiet(SimpleHTTPRequestHandler):
         pass
 
 
+EN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Hiking boots</title></head>
+<body><main><h1>Hiking boots</h1><a href="#buy" id="buy">Buy now</a></main>
+<script async src="__SERVER__/cx.js" data-key="__KEY__" data-consent="granted"></script>
+<script async src="__SERVER__/cx-survey.js" data-key="__KEY__"></script>
+</body></html>
+"""
+
+
 def _free_port() -> int:
     import socket
 
@@ -95,6 +104,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                 {"id": "topic", "kind": "multi", "text": {"de": "Worum ging es?", "en": "What about?"},
                  "options": [{"id": "payment", "text": {"de": "Bezahlung", "en": "Payment"}},
                              {"id": "speed", "text": {"de": "Geschwindigkeit", "en": "Speed"}}]}]}))
+        save_survey(ws.catalog, "shop", survey_from_dict({
+            "id": "csat-produkt", "name": "CSAT Produktseite", "touchpoint": "product-page",
+            "targeting": {"trigger": "seconds", "seconds": 1, "url": "/en/*", "every_days": 30},
+            "questions": [{"id": "csat", "kind": "csat", "text": {"de": "Wie zufrieden sind Sie?",
+                                                                  "en": "How satisfied are you?"}}]}))
     finally:
         ws.close()
     port = _free_port()
@@ -127,6 +141,9 @@ def shop_site(server: tuple[str, Path, str], tmp_path_factory: pytest.TempPathFa
     url, _, key = server
     site = tmp_path_factory.mktemp("shop-site")
     (site / "danke").mkdir()
+    (site / "en" / "produkt").mkdir(parents=True)
+    (site / "en" / "produkt" / "index.html").write_text(EN_PAGE.replace("__SERVER__", url).replace("__KEY__", key),
+                                                        encoding="utf-8")
     (site / "danke" / "index.html").write_text(SHOP_PAGE.replace("__SERVER__", url).replace("__KEY__", key),
                                                encoding="utf-8")
     httpd = ThreadingHTTPServer(("localhost", 0), functools.partial(Quiet, directory=str(site)))
@@ -234,3 +251,41 @@ def test_no_survey_without_consent_then_answered_and_shown_on_the_voice_page(
     assert d.get_by_role("link", name="nps-kasse").is_visible()
     assert _serious(d) == []
     dash.close()
+
+
+def test_time_on_page_survey_in_english_is_dismissed_with_escape_and_capped(
+        browser: Any, server: tuple[str, Path, str], shop_site: str) -> None:
+    _, root, _ = server
+    ctx = browser.new_context(locale="en-GB")
+    pg = ctx.new_page()
+    pg.goto(shop_site + "/en/produkt/")
+    pg.locator("#buy").focus()
+    dialog = pg.get_by_role("dialog", name="Survey")
+    dialog.wait_for(timeout=15000)  # after one second on the page
+    assert dialog.get_attribute("data-survey") == "csat-produkt"
+    assert pg.get_by_text("How satisfied are you?").is_visible()
+    assert [pg.locator("input[name=q_csat]").nth(i).get_attribute("value") for i in range(5)] == \
+        ["1", "2", "3", "4", "5"]
+    assert _serious(pg, include=[[".cxs"]]) == []
+    pg.keyboard.press("Escape")
+    assert pg.locator("[role=dialog]").count() == 0
+    assert pg.evaluate("document.activeElement.id") == "buy"  # focus went back
+    pg.evaluate("cx.flush()")
+    pg.reload()
+    pg.wait_for_function("window.cxSurvey !== undefined && window.cxSurvey.surveys().length > 0")
+    pg.wait_for_timeout(2000)
+    assert pg.locator("[role=dialog]").count() == 0  # shown once per 30 days, answered or not
+    ctx.close()
+    deadline = time.monotonic() + 30
+    names: list[str] = []
+    while time.monotonic() < deadline:
+        ws = Workspace.open(root)
+        try:
+            names = [r[0] for r in ws.events("shop").filter("event LIKE 'Survey %'")
+                     .filter("properties LIKE '%csat-produkt%'").project("event").fetchall()]
+        finally:
+            ws.close()
+        if {"Survey Shown", "Survey Dismissed"} <= set(names):
+            break
+        time.sleep(0.3)
+    assert {"Survey Shown", "Survey Dismissed"} <= set(names)
