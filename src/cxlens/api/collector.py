@@ -155,7 +155,7 @@ class Collector:
         self.wal = SegmentLog(self._ws.root / "wal", fsync=self.config.fsync)
         self.commit = GroupCommit(self.wal)
         self.drainer = Drainer(self.wal, self._append, interval=self.config.drain_interval,
-                               on_drain=self._drained)
+                               on_drain=self._drained, on_round=self.metrics.refresh)
         self.metrics.bind_wal(self.wal.oldest_pending_age,
                               lambda: float(len(self.wal.closed_segments())),
                               lambda: float(self.drainer.errors))
@@ -185,6 +185,7 @@ class Collector:
         await asyncio.to_thread(self.drainer.stop)
         self.wal.close()
         self.wal.remove()
+        self.metrics.close()
         self.keys.close()
         self._ws.close()
 

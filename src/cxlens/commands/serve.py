@@ -47,10 +47,24 @@ def serve(
     )
     os.environ["CXLENS_WORKSPACE"] = str(root)
     os.environ[ENV_CONFIG] = config_to_env(config)
+    metrics_dir = None
+    if workers > 1:  # /metrics sums all workers (prometheus_client multiprocess mode)
+        import tempfile
+
+        from cxlens.api.metrics import MULTIPROC_ENV
+
+        metrics_dir = tempfile.mkdtemp(prefix="cxlens-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
     console.print(f"cxlens collecting into {root} on http://{host}:{port} ({workers} worker(s))",
                   highlight=False)
-    uvicorn.run(
-        "cxlens.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-        log_config=log_config(log_level), access_log=access_log, timeout_graceful_shutdown=30,
-        server_header=False,
-    )
+    try:
+        uvicorn.run(
+            "cxlens.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+            log_config=log_config(log_level), access_log=access_log, timeout_graceful_shutdown=30,
+            server_header=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            import shutil
+
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -234,12 +234,14 @@ class Drainer(threading.Thread):
         interval: float = 0.25,
         on_drain: Callable[[DrainStats], None] | None = None,
         adopt_every: float = 5.0,
+        on_round: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(name="cxlens-wal-drainer", daemon=True)
         self.log = seglog
         self._append = append
         self.interval = interval
         self._on_drain = on_drain
+        self._on_round = on_round
         self._adopt_every = adopt_every
         self._halt = threading.Event()
         self._next_adopt = 0.0
@@ -295,6 +297,8 @@ class Drainer(threading.Thread):
         except Exception:  # keep the segments; try again next round
             self.errors += 1
             log.exception("draining the WAL failed; will retry")
+        if self._on_round is not None:
+            self._on_round()
 
     def _drain_all(self, segments: list[Path]) -> None:
         # bounded rounds: a long backlog must not be read into memory at once
