@@ -208,8 +208,9 @@ class Collector:
     def account(self, api: str, total: int, rows: int, errors: list[MessageError],
                 dropped: int) -> None:
         m = self.metrics
-        m.received.labels(api).inc(total)
-        m.accepted.labels(api).inc(rows)
+        received, accepted = m.per_api(api)
+        received.inc(total)
+        accepted.inc(rows)
         if dropped:
             m.consent_dropped.inc(dropped)
         for e in errors:

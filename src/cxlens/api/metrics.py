@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -37,6 +38,7 @@ class Metrics:
         self._lag: Callable[[], float] | None = None
         self._pending: Callable[[], float] | None = None
         self._errors: Callable[[], float] | None = None
+        self._per_api: dict[str, tuple[Any, Any]] = {}
         self.received = Counter("cxlens_events_received", "Events in requests with a valid key",
                                 ["api"], registry=r)
         self.accepted = Counter("cxlens_events_accepted", "Events durable in the WAL (acknowledged)",
@@ -62,6 +64,13 @@ class Metrics:
                                        "Rows inserted (not duplicates)", registry=r)
         self.writer_errors = Gauge("cxlens_writer_errors", "Failed drain attempts", registry=r,
                                    multiprocess_mode="livesum")
+
+    def per_api(self, api: str) -> tuple[Any, Any]:
+        """The received and accepted counters of ``api`` (looked up once, not per request)."""
+        pair = self._per_api.get(api)
+        if pair is None:
+            pair = self._per_api[api] = (self.received.labels(api), self.accepted.labels(api))
+        return pair
 
     def bind_wal(self, lag: Callable[[], float], pending: Callable[[], float],
                  errors: Callable[[], float]) -> None:

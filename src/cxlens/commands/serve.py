@@ -26,6 +26,9 @@ def serve(
     max_past_days: Annotated[float, typer.Option(help="Reject events older than this (0: never).")] = 0.0,
     drain_interval: Annotated[float, typer.Option(help="Seconds between WAL -> workspace moves.")] = 0.5,
     fsync: Annotated[bool, typer.Option(help="fsync the WAL before acknowledging.")] = True,
+    worker_timeout: Annotated[int, typer.Option(
+        help="Seconds a worker may not answer the supervisor's health check before it is "
+             "restarted (a saturated box delays the answer).")] = 60,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
@@ -61,7 +64,7 @@ def serve(
         uvicorn.run(
             "cxlens.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
             log_config=log_config(log_level), access_log=access_log, timeout_graceful_shutdown=30,
-            server_header=False,
+            server_header=False, timeout_worker_healthcheck=worker_timeout,
         )
     finally:
         if metrics_dir is not None:

@@ -138,6 +138,8 @@ def to_us(dt: datetime) -> int:
 
 def _text(value: Any, field: str, *, required: bool = False) -> str | None:
     """An id-like value: text or an integer (SDKs send numeric user ids)."""
+    if type(value) is str and value and len(value) <= MAX_ID_CHARS and value.isascii():
+        return value  # the common case, checked first (hot path of the collector)
     if value is None or value == "":
         if required:
             raise Bad(field, "is required")
@@ -313,9 +315,8 @@ def message_row(
         ctx["page"] = page
     if isinstance(page, dict):
         _fill_acquisition(ctx, page)
-    extra = {k: v for k, v in msg.items() if k not in _KNOWN_TOP}
-    if extra:
-        ctx["extra"] = extra
+    if not _KNOWN_TOP.issuperset(msg):  # in C; unknown top-level fields are rare
+        ctx["extra"] = {k: v for k, v in msg.items() if k not in _KNOWN_TOP}
     integrations = msg.get("integrations")
     if isinstance(integrations, dict) and integrations:
         ctx["integrations"] = integrations
@@ -377,7 +378,7 @@ def normalize_messages(
     return rows, errors, dropped
 
 
-def rows_to_table(rows: Sequence[Row]) -> pa.Table:
+def rows_to_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
     """Rows in COLUMNS order -> an Arrow table with the event file columns."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in COLUMNS]
     arrays = [pa.array(col, type=field.type) for col, field in zip(columns, ROW_SCHEMA, strict=True)]
