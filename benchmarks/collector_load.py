@@ -61,6 +61,29 @@ end
 """
 
 
+BARE_APP = r"""
+import orjson
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            kind = message["type"].rsplit(".", 1)[-1]
+            await send({"type": f"lifespan.{kind}.complete"})
+            if kind == "shutdown":
+                return
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    orjson.loads(body)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"success":true}'})
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -241,11 +264,52 @@ async def _py_load(host: str, port: int, path: str, body: bytes, auth: str, dura
             "rps": round(len(latencies) / elapsed, 1), "p50_ms": pct(0.5), "p99_ms": pct(0.99)}
 
 
-def count_stored(ws: Path) -> int:
+def ceiling(tmp: Path, workers: int, bodies: dict[str, tuple[str, bytes, int]], auth: str,
+            duration: int, connections: int, threads: int) -> dict[str, Any]:
+    """The same load against a bare uvicorn + httptools + uvloop ASGI app that only
+    decodes the body with orjson: what HTTP on this box allows at most."""
+    (tmp / "bare_asgi.py").write_text(BARE_APP)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bare_asgi:app", "--port", str(port), "--workers",
+         str(workers), "--http", "httptools", "--loop", "uvloop", "--log-level", "warning",
+         "--no-access-log"], cwd=tmp, start_new_session=True, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_up(url + "/")
+        out = {}
+        for name, (path, body, n) in bodies.items():
+            r = run_wrk(url, path, body, auth, duration, connections, threads, tmp)
+            out[name] = {"rps": r["rps"], "events_per_s": round(r["rps"] * n),
+                         "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"]}
+        return out
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+
+
+def _wait_up(url: str) -> None:
+    import httpx
+
+    for _ in range(600):
+        try:
+            httpx.post(url, content=b"{}", timeout=0.5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+
+
+def count_stored(ws: Path) -> tuple[int, int]:
+    """Events in the workspace, and rows still durable in the WAL (a shutdown that hit
+    its drain deadline leaves them for the next start)."""
+    from cxlens.ingest.wal import read_segment
     from cxlens.store.workspace import Workspace
 
     with Workspace.open(ws) as w:
-        return int(w.events("bench").count("*").fetchall()[0][0])
+        stored = int(w.events("bench").count("*").fetchall()[0][0])
+    in_wal = sum(len(rows) for seg in sorted((ws / "wal").glob("*/seg-*.log"))
+                 for _, rows in read_segment(seg))
+    return stored, in_wal
 
 
 def series(samples: list[dict[str, float]], every: float) -> list[dict[str, float]]:
@@ -272,6 +336,11 @@ def main() -> None:
     ap.add_argument("--no-fsync", action="store_true", help="measure without fsync (not durable)")
     ap.add_argument("--drain-interval", type=float, default=0.5)
     ap.add_argument("--python-load", action="store_true", help="use the Python generator even if wrk exists")
+    ap.add_argument("--no-dashboard-warm", action="store_true",
+                    help="CXLENS_DASHBOARD_PREWARM=0: without the dashboard's cache-warming thread, "
+                         "which re-runs analyses in every worker whenever the events changed")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="first run the same load against a bare uvicorn ASGI app (needs wrk)")
     ap.add_argument("--series-every", type=float, default=0.0,
                     help="seconds between printed samples (default: duration/20)")
     args = ap.parse_args()
@@ -295,6 +364,8 @@ def main() -> None:
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     load_before = os.getloadavg()[0]
     limits = parse_limits(bodies["batch"][1], args.batch)
+    bare = (ceiling(tmp, args.workers, {k: bodies[k] for k in phases}, auth, args.duration,
+                    args.connections, args.threads) if args.ceiling and use_wrk else None)
 
     port = free_port()
     cmd = [sys.executable, "-c", "import sys; from cxlens.cli import main; main(sys.argv[1:])",
@@ -302,7 +373,8 @@ def main() -> None:
            "--log-level", "warning", "--drain-interval", str(args.drain_interval)]
     if args.no_fsync:
         cmd.append("--no-fsync")
-    server = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)
+    env = {**os.environ, **({"CXLENS_DASHBOARD_PREWARM": "0"} if args.no_dashboard_warm else {})}
+    server = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -341,28 +413,30 @@ def main() -> None:
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(900)
     drain_s = time.monotonic() - t0
-    stored = count_stored(ws_path)
+    stored, in_wal = count_stored(ws_path)
     rss = [s["rss_mb"] for s in sampler.samples] or [float("nan")]
     best = results.get("batch", {}).get("events_per_s", 0)
     res = {
         "machine": f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
         "load_generator": "wrk" if use_wrk else "python asyncio",
         "workers": args.workers, "connections": args.connections, "duration_s": args.duration,
-        "fsync": not args.no_fsync, "phases": results,
+        "fsync": not args.no_fsync, "dashboard_warm": not args.no_dashboard_warm,
+        "phases": results,
+        "bare_uvicorn_ceiling": bare,
         "parse_limit_events_per_s_1core": {k: round(v) for k, v in limits.items()},
         "batch_rate_vs_orjson_parse_limit": round(best / limits["orjson"], 3) if best else None,
         "rss_mb_max": max(rss), "rss_mb_last": rss[-1],
         "series": series(sampler.samples, args.series_every or max(1.0, args.duration * len(phases) / 20)),
         "shutdown_drain_s": round(drain_s, 1),
-        "acknowledged_events": acked, "stored_events": stored,
+        "acknowledged_events": acked, "stored_events": stored, "still_in_wal": in_wal,
         # other processes on the box (a shared machine) depress every rate above
         "loadavg_1min_before": round(load_before, 2),
         "command": "python benchmarks/collector_load.py " + " ".join(sys.argv[1:]),
     }
     print(orjson.dumps(res, option=orjson.OPT_INDENT_2).decode())
     shutil.rmtree(tmp, ignore_errors=True)
-    if stored < acked:
-        sys.exit(f"LOST EVENTS: acknowledged {acked}, stored {stored}")
+    if stored + in_wal < acked:
+        sys.exit(f"LOST EVENTS: acknowledged {acked}, stored {stored}, still in the WAL {in_wal}")
 
 
 if __name__ == "__main__":

@@ -145,6 +145,13 @@ def erasing(wal_root: Path, pattern: str, timeout: float = ACK_WAIT_S) -> Iterat
         deadline = time.monotonic() + timeout
         while True:
             waiting = [d for d in live if d.exists() and not (d / f"erase-{rid}.ack").exists()]
+            for d in waiting:  # a writer that stopped meanwhile: its files are ours now
+                fd = _try_lock(d / ".lock") if (d / ".lock").exists() else None
+                if fd is not None:
+                    state._fds.append(fd)
+                    state.dead_dirs.append(d)
+                    live.remove(d)
+            waiting = [d for d in waiting if d in live]
             if not waiting:
                 break
             if time.monotonic() > deadline:
