@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from cxlens.identity import id_map, idmap, with_person
+from cxlens.identity import explain, id_map, idmap, resolve, unlink, with_person
+from cxlens.identity import links as linkstore
 from cxlens.identity.codes import encode, type_codes
 from cxlens.identity.config import IdentityConfig
 from cxlens.identity.resolve import apply_links_table
@@ -81,3 +82,26 @@ def test_the_same_links_in_two_batch_orders_give_the_same_person_ids(tmp_path: A
         ws.close()
     assert maps[0] == maps[1]
     assert len({p for _, _, p in maps[0]}) > 100
+
+
+def test_a_late_earlier_link_flips_flags_without_rewriting_the_links(ws: Workspace) -> None:
+    # a family tablet: anna logs in first, then ben (over the user id cap: flagged) ...
+    apply_links_table(ws, "default", links([("tablet", "u-anna", 20), ("tablet", "u-ben", 30)]))
+    stored = ws.catalog.live_files(linkstore.LINKS, "default")
+    # ... and a link from before both arrives late: cleo's login wins, anna's is flagged now
+    apply_links_table(ws, "default", links([("tablet", "u-cleo", 10)]))
+    assert set(stored) < set(ws.catalog.live_files(linkstore.LINKS, "default"))  # appended, not rewritten
+    assert [f.rows for f in ws.catalog.live_files(linkstore.STATE, "default")] == [1]  # anna's link
+    flags = {ln.id_b: ln.flagged for ln in explain(ws, None, "tablet").links}
+    assert flags == {"u-cleo": False, "u-anna": True, "u-ben": True}
+    m = {i: p for _, i, p in id_map(ws, "default").fetchall()}
+    assert m["tablet"] == m["u-cleo"] != m["u-anna"]
+    unlink(ws, None, "tablet", "u-cleo")  # an unlink is a state change too
+    assert len(ws.catalog.live_files(linkstore.STATE, "default")) == 2
+    assert [ln.removed for ln in explain(ws, None, "u-cleo").links] == [True]
+    m = {i: p for _, i, p in id_map(ws, "default").fetchall()}
+    assert m["tablet"] != m["u-cleo"]
+    # the links flagged because of cleo's stay flagged until a full resolve re-applies them all
+    resolve(ws, full=True)
+    m = {i: p for _, i, p in id_map(ws, "default").fetchall()}
+    assert m["tablet"] == m["u-anna"] != m["u-cleo"]

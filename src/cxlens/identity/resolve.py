@@ -23,13 +23,14 @@ import pyarrow.compute as pc
 
 from cxlens.errors import NotFound, ValidationError
 from cxlens.identity import idmap, store
+from cxlens.identity import links as linkstore
 from cxlens.identity.config import IdentityConfig
 from cxlens.identity.graph import Links, Stitched, stitch
 from cxlens.identity.idmap import MAP, MAP_SCHEMA
 from cxlens.model.tables import IDENTITIES_SCHEMA
 from cxlens.store.workspace import Workspace
 
-LINKS = "identities"
+LINKS = linkstore.LINKS
 __all__ = ["MAP", "MAP_SCHEMA", "apply_links_table", "explain", "id_map", "person_of", "resolve", "unlink",
            "with_person"]
 _EPOCH = -(2**62)  # star links of existing persons sort before every real link
@@ -176,7 +177,7 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
            cfg: IdentityConfig) -> ResolveResult:
     t0 = time.perf_counter()
     con = ws.con
-    link_src = store.sql_source(ws, LINKS, project)
+    link_src = store.sql_source(ws, LINKS, project)  # the pairs only: their state does not matter here
     map_src = idmap.source(ws, project)
     if link_src is not None and links.num_rows:  # only links not stored before (removed ones stay removed)
         con.register("_new_links", links)
@@ -192,7 +193,7 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
     if map_src is None:
         s = stitch(Links.from_table(links), cfg, nodes)
         new_links = _with_project(_full_links(links, s.flagged), project)
-        store.commit(ws, LINKS, project, [new_links], schema=IDENTITIES_SCHEMA)
+        linkstore.append(ws, project, new_links)
         idmap.write_base(ws, project, s.table())
         persons = pc.count_distinct(s.person_id).as_py()
         return ResolveResult(project, links.num_rows, links.num_rows, int(s.flagged.sum()), len(s.id),
@@ -241,8 +242,7 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
                              len(pc.unique(s.person_id)), False, round(time.perf_counter() - t0, 3))
     idmap.write_delta(ws, project, sub)  # only the touched persons' rows: no rewrite of the map
     if links.num_rows:
-        store.commit(ws, LINKS, project, [_with_project(_full_links(links, flagged), project)],
-                     schema=IDENTITIES_SCHEMA)
+        linkstore.append(ws, project, _with_project(_full_links(links, flagged), project))
     total, n_ids, persons = _counts(ws, project)
     return ResolveResult(project, total, links.num_rows, int(flagged.sum()), n_ids, persons,
                          len(touched) + len(pc.unique(sub.column("person_id"))) - len(touched), False,
@@ -274,7 +274,7 @@ def _recompute_all(ws: Workspace, project: str, links: pa.Table, ids: pa.Table,
                    cfg: IdentityConfig) -> ResolveResult:
     t0 = time.perf_counter()
     con = ws.con
-    src = store.sql_source(ws, LINKS, project)
+    src = linkstore.source(ws, project)
     con.register("_ext", links)
     if src is not None:
         stored = _arrow(con.sql(
@@ -296,7 +296,7 @@ def _recompute_all(ws: Workspace, project: str, links: pa.Table, ids: pa.Table,
     flagged = np.zeros(stored.num_rows, np.bool_)
     flagged[np.flatnonzero(~removed.to_numpy(zero_copy_only=False))] = s.flagged
     table = _with_project(_full_links(stored, flagged, removed), project)
-    store.commit(ws, LINKS, project, [table], retire=store.live(ws, LINKS, project), schema=IDENTITIES_SCHEMA)
+    linkstore.replace(ws, project, table)
     idmap.write_base(ws, project, s.table())
     persons = pc.count_distinct(s.person_id).as_py()
     return ResolveResult(project, stored.num_rows, links.num_rows, int(flagged.sum()), len(s.id),
@@ -354,7 +354,7 @@ def person_of(ws: Workspace, project: str, id_: str) -> tuple[str, list[dict[str
 
 
 def _link_rows(ws: Workspace, project: str, ids: list[dict[str, str]]) -> list[LinkRow]:
-    src = store.sql_source(ws, LINKS, project)
+    src = linkstore.source(ws, project)
     if src is None:
         return []
     con = ws.con
@@ -383,8 +383,9 @@ def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Tabl
               new: pa.Table | None, gone: pa.Table | None, kind: str) -> Stitched:
     """Recompute the persons of ``members`` (id_type, id) from their stored links (both
     ends among them), plus ``new`` links, minus the ``gone`` pairs (a, b), in time
-    order, exactly as a full resolve would; rewrite their links' flags and map rows."""
-    src = store.sql_source(ws, LINKS, project)
+    order, exactly as a full resolve would; record the links whose state changed and
+    append the persons' map rows (neither table is rewritten)."""
+    src = linkstore.source(ws, project)
     assert src is not None
     con = ws.con
     con.register("_members", members)
@@ -392,11 +393,15 @@ def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Tabl
                                                                   "b": pa.array([], pa.string())}))
     try:
         # links to other persons (flagged) stay out, so no stranger's id joins alone
+        stored = _arrow(con.sql(
+            f"SELECT * FROM {src} l SEMI JOIN _members m ON m.id_type = l.id_type_a AND m.id = l.id_a"
+            " SEMI JOIN _members m2 ON m2.id_type = l.id_type_b AND m2.id = l.id_b"
+        ).to_arrow_table())
+        was_removed = stored.column("removed").combine_chunks().to_numpy(zero_copy_only=False)
+        con.register("_stored", stored)
         comp = _arrow(con.sql(
             "SELECT * REPLACE (removed OR EXISTS (SELECT 1 FROM _gone g WHERE g.a = l.id_a AND g.b = l.id_b)"
-            f" AS removed) FROM {src} l SEMI JOIN _members m ON m.id_type = l.id_type_a AND m.id = l.id_a"
-            " SEMI JOIN _members m2 ON m2.id_type = l.id_type_b AND m2.id = l.id_b"
-        ).to_arrow_table()).select(IDENTITIES_SCHEMA.names).cast(IDENTITIES_SCHEMA)
+            " AS removed) FROM _stored l").to_arrow_table()).select(IDENTITIES_SCHEMA.names).cast(IDENTITIES_SCHEMA)
         if new is not None and new.num_rows:
             fresh = _with_project(_full_links(new, np.zeros(new.num_rows, np.bool_)), project)
             comp = pa.concat_tables([comp, fresh.cast(IDENTITIES_SCHEMA)])
@@ -409,20 +414,15 @@ def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Tabl
         n_old = comp.num_rows - (new.num_rows if new is not None else 0)
         old_flags = comp.column("flagged").combine_chunks().to_numpy(zero_copy_only=False)[:n_old]
         comp = comp.set_column(comp.schema.get_field_index("flagged"), "flagged", pa.array(flags))
-        if gone is None and bool((old_flags == flags[:n_old]).all()):
-            # stored links keep their state: only the new ones are written (no rewrite)
-            if n_old < comp.num_rows:
-                store.commit(ws, LINKS, project, [comp.slice(n_old)], kind=kind, schema=IDENTITIES_SCHEMA)
-        else:
-            con.register("_comp", comp)
-            rewritten = con.sql(
-                f"SELECT * FROM {src} ANTI JOIN _comp USING (id_type_a, id_a, id_type_b, id_b)"
-                " UNION ALL BY NAME SELECT * FROM _comp"
-            ).select(*IDENTITIES_SCHEMA.names)
-            store.commit(ws, LINKS, project, [rewritten], retire=store.live(ws, LINKS, project), kind=kind)
+        old = comp.slice(0, n_old)
+        changed = (old_flags != flags[:n_old]) | (removed[:n_old] != was_removed)
+        if changed.any():  # a late-arriving earlier link won, or an unlink: new states only
+            linkstore.set_state(ws, project, old.filter(pa.array(changed)), kind)
+        if n_old < comp.num_rows:
+            linkstore.append(ws, project, comp.slice(n_old), kind)
         idmap.write_delta(ws, project, s.table(), kind)
     finally:
-        for name in ("_members", "_gone", "_comp"):
+        for name in ("_members", "_gone", "_stored"):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
     return s

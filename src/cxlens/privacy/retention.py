@@ -31,10 +31,10 @@ import pyarrow.parquet as pq
 
 from cxlens.errors import ConfigError
 from cxlens.identity import idmap, store
+from cxlens.identity import links as linkstore
 from cxlens.privacy.settings import privacy_settings
 from cxlens.store.workspace import Workspace, _fsync_dir, _fsync_file, _sql_list
 
-LINKS = "identities"
 PROFILES = "profiles"
 
 
@@ -115,14 +115,14 @@ def _forget_persons(ws: Workspace, project: str) -> tuple[int, int, int]:
         idmap.write_base(ws, project, con.sql(
             f"SELECT id_type, id, person_id FROM {map_src} ANTI JOIN _gone USING (id_type, id)"), "retention")
         links_removed = 0
-        link_src = store.sql_source(ws, LINKS, project)
-        if link_src is not None:
+        link_src = linkstore.source(ws, project)
+        if link_src is not None:  # rewritten with their current state: no state file keeps a gone id
             keep = con.sql(
                 f"SELECT * FROM {link_src} l WHERE NOT EXISTS (SELECT 1 FROM _gone g WHERE"
                 " (g.id_type = l.id_type_a AND g.id = l.id_a) OR (g.id_type = l.id_type_b AND g.id = l.id_b))")
-            before = sum(f.rows for f in store.live(ws, LINKS, project))
-            store.commit(ws, LINKS, project, [keep], retire=store.live(ws, LINKS, project), kind="retention")
-            links_removed = before - sum(f.rows for f in store.live(ws, LINKS, project))
+            before = sum(f.rows for f in store.live(ws, linkstore.LINKS, project))
+            linkstore.replace(ws, project, keep, "retention")
+            links_removed = before - sum(f.rows for f in store.live(ws, linkstore.LINKS, project))
     finally:
         con.unregister("_gone")
     return persons, gone.num_rows, links_removed
