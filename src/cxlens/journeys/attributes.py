@@ -162,9 +162,9 @@ def spark_join(spark: Any, df: Any, table: pa.Table, attrs: tuple[Attr, ...]) ->
     """``df`` with the attribute columns, by a broadcast join of the same table."""
     from pyspark.sql import functions as F
 
-    schema = ", ".join(f"`{f.name}` string" for f in attribute_schema(attrs))
-    rows = spark.createDataFrame(table.to_pylist(), schema) if table.num_rows else \
-        spark.createDataFrame([], schema)
+    # Arrow straight into Spark (pyspark >= 4.0): no Python object per person
+    rows = spark.createDataFrame(table.select(attribute_schema(attrs).names)
+                                 .cast(attribute_schema(attrs)))
     small = rows.withColumnRenamed("person_id", "_attr_person")
     return df.join(F.broadcast(small), df["person_id"] == small["_attr_person"],
                    "left").drop("_attr_person")
