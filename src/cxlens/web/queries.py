@@ -11,6 +11,7 @@ as the journey analyses do; the profile lookup sees everyone, for access request
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -140,6 +141,29 @@ def _persona_members(ws: Workspace, project: str, persona: int) -> pa.Table:
         ["person_id"])
 
 
+_DENIED: dict[tuple[str, str], tuple[tuple[int, int, str | None], list[str]]] = {}
+_DENIED_LOCK = threading.Lock()
+
+
+def _denied(ws: Workspace, project: str) -> list[str]:
+    """Persons who denied analytics, computed once per snapshot of the project (every page
+    request asks; the answer only changes with new events or a new identity map)."""
+    from cxlens.privacy.consent import denied
+
+    key = (str(ws.root), project)
+    snap = snapshot_key(ws, project)
+    with _DENIED_LOCK:
+        hit = _DENIED.get(key)
+    if hit is not None and hit[0] == snap:
+        return hit[1]
+    gone = denied(ws, project, "analytics")
+    with _DENIED_LOCK:
+        if len(_DENIED) > 64:
+            _DENIED.clear()
+        _DENIED[key] = (snap, gone)
+    return gone
+
+
 def connect(ws: Workspace, project: str, persona: int | None = None
             ) -> duckdb.DuckDBPyConnection:
     """A private connection with views ``ev`` (the project's events), ``pev_all`` (plus
@@ -164,11 +188,9 @@ def connect(ws: Workspace, project: str, persona: int | None = None
             "NULL::DOUBLE revenue, NULL::VARCHAR currency, NULL::DATE date WHERE false")
     rel.create_view("ev")
     from cxlens.identity import with_person
-    from cxlens.privacy.consent import denied
-
     with_person(ws, con.table("ev"), project).create_view("_resolved")
     con.execute("CREATE VIEW pev_all AS SELECT *, person_id AS person FROM _resolved").fetchall()
-    gone = denied(ws, project, "analytics") if files else []
+    gone = _denied(ws, project) if files else []
     con.register("_denied", pa.table({"person_id": pa.array(gone, pa.string())}))
     segment = ""
     if persona is not None:
