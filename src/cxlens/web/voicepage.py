@@ -86,8 +86,11 @@ def load(ws: Workspace, project: str, period: queries.Period, lang: Lang) -> Voi
     return VoiceData(tuple(rows), any(r.persona is not None for r in rows))
 
 
-def snapshot(ws: Workspace, project: str) -> tuple[str, ...]:
-    return tuple(p.rsplit("/", 1)[-1] for p in feedback_files(ws.root, project))
+def snapshot(ws: Workspace, project: str) -> tuple[str | None, ...]:
+    """Changes with the feedback files (not in the catalog) and the latest persona run."""
+    from cxlens.personas.store import latest_id
+
+    return (*(p.rsplit("/", 1)[-1] for p in feedback_files(ws.root, project)), latest_id(ws, project))
 
 
 # -- formatting -------------------------------------------------------------------------
