@@ -303,10 +303,20 @@ def hashes(columns: list[pa.Array | pa.ChunkedArray], types: np.ndarray) -> tupl
 
 
 def take_sorted(columns: list[pa.Array | pa.ChunkedArray], rows: np.ndarray) -> pa.ChunkedArray:
-    """The strings at global ``rows`` of ``columns`` laid end to end (Arrow's take over
-    all chunks at once: no concatenation of the inputs)."""
-    chunks = [c.cast(pa.string()) if c.type != pa.string() else c for col in columns for c in _chunks(col)]
-    return pa.chunked_array(chunks, pa.string()).take(pa.array(rows))
+    """The strings at ascending, unique global ``rows`` of ``columns`` laid end to end:
+    a boolean filter per chunk, one sequential pass (Arrow's take over 150 chunks
+    searched the chunk of every index and cost 4x as much at 10M links)."""
+    total = sum(len(c) for c in columns)
+    mask = np.zeros(total, np.bool_)
+    mask[rows] = True
+    out: list[pa.Array] = []
+    pos = 0
+    for col in columns:
+        for chunk in _chunks(col):
+            part = chunk.filter(pa.array(mask[pos : pos + len(chunk)]))
+            out.append(part.cast(pa.string()) if part.type != pa.string() else part)
+            pos += len(chunk)
+    return pa.chunked_array(out, pa.string())
 
 
 def encode(columns: list[pa.Array | pa.ChunkedArray], types: np.ndarray
