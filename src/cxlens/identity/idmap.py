@@ -12,7 +12,10 @@ against a small table.
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
+import orjson
 import pyarrow as pa
 
 from cxlens.identity import store
@@ -95,10 +98,36 @@ def compact(ws: Workspace, project: str, kind: str = "identity") -> None:
     write_base(ws, project, ws.con.sql(f"SELECT id_type, id, person_id FROM {src}"), kind)
 
 
+def _signature(ws: Workspace, project: str) -> str:
+    paths = sorted(f.path for f in store.live(ws, MAP, project) + store.live(ws, DELTA, project))
+    return hashlib.sha256("\n".join(paths).encode()).hexdigest()[:24]
+
+
+def _key(project: str) -> str:
+    return f"identity.map_counts:{project}"
+
+
 def counts(ws: Workspace, project: str) -> tuple[int, int]:
-    """(ids, persons) in the map."""
+    """(ids, persons) in the map: recorded by the last resolve for exactly the live map
+    files (counting 11M ids again cost more than the incremental resolve itself), else
+    counted (after erasure or retention rewrote the files) and recorded."""
     src = source(ws, project)
     if src is None:
         return 0, 0
-    rows = ws.con.execute(f"SELECT count(*), count(DISTINCT person_id) FROM {src}").fetchall()
-    return int(rows[0][0]), int(rows[0][1])
+    sig = _signature(ws, project)
+    rows = ws.catalog.execute("SELECT value FROM meta WHERE key = ?", (_key(project),)).fetchall()
+    if rows:
+        doc = orjson.loads(rows[0][0])
+        if doc.get("files") == sig:
+            return int(doc["ids"]), int(doc["persons"])
+    got = ws.con.execute(f"SELECT count(*), count(DISTINCT person_id) FROM {src}").fetchall()
+    ids, persons = int(got[0][0]), int(got[0][1])
+    record_counts(ws, project, ids, persons)
+    return ids, persons
+
+
+def record_counts(ws: Workspace, project: str, ids: int, persons: int) -> None:
+    """Remember (ids, persons) for the live map files as they are now."""
+    doc = orjson.dumps({"files": _signature(ws, project), "ids": ids, "persons": persons}).decode()
+    with ws.catalog.transaction() as tx:
+        tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_key(project), doc))

@@ -196,6 +196,7 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
         linkstore.append(ws, project, new_links)
         idmap.write_base(ws, project, s.table())
         persons = pc.count_distinct(s.person_id).as_py()
+        idmap.record_counts(ws, project, len(s.id), persons)
         return ResolveResult(project, links.num_rows, links.num_rows, int(s.flagged.sum()), len(s.id),
                              persons, persons, True, round(time.perf_counter() - t0, 3))
     if links.num_rows == 0 and (ids is None or ids.num_rows == 0):
@@ -232,21 +233,23 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
     s = stitch(all_links, cfg, nodes)
     flagged = s.flagged[n_star:]
     sub = s.table()
+    ids0, persons0 = idmap.counts(ws, project)  # before: the touched persons' rows are replaced
     if flagged.any():
         # a cap was hit: which link wins depends on time order, and a late-arriving
         # earlier link must win as in a full resolve, so these persons are recomputed
         # from their real links instead of stars
         s = _restitch(ws, project, cfg, sub.select(["id_type", "id"]), links, None, "identity")
-        total, n_ids, persons = _counts(ws, project)
-        return ResolveResult(project, total, links.num_rows, int(s.flagged.sum()), n_ids, persons,
-                             len(pc.unique(s.person_id)), False, round(time.perf_counter() - t0, 3))
-    idmap.write_delta(ws, project, sub)  # only the touched persons' rows: no rewrite of the map
-    if links.num_rows:
-        linkstore.append(ws, project, _with_project(_full_links(links, flagged), project))
-    total, n_ids, persons = _counts(ws, project)
-    return ResolveResult(project, total, links.num_rows, int(flagged.sum()), n_ids, persons,
-                         len(touched) + len(pc.unique(sub.column("person_id"))) - len(touched), False,
-                         round(time.perf_counter() - t0, 3))
+        n_flagged = int(s.flagged.sum())
+    else:
+        idmap.write_delta(ws, project, sub)  # only the touched persons' rows: no rewrite of the map
+        if links.num_rows:
+            linkstore.append(ws, project, _with_project(_full_links(links, flagged), project))
+        n_flagged = int(flagged.sum())
+    after = pc.count_distinct(s.person_id).as_py()
+    n_ids, persons = ids0 + len(s.id) - n_star, persons0 - len(touched) + after
+    idmap.record_counts(ws, project, n_ids, persons)
+    return ResolveResult(project, sum(f.rows for f in store.live(ws, LINKS, project)), links.num_rows,
+                         n_flagged, n_ids, persons, after, False, round(time.perf_counter() - t0, 3))
 
 
 def _counts(ws: Workspace, project: str) -> tuple[int, int, int]:
@@ -299,6 +302,7 @@ def _recompute_all(ws: Workspace, project: str, links: pa.Table, ids: pa.Table,
     linkstore.replace(ws, project, table)
     idmap.write_base(ws, project, s.table())
     persons = pc.count_distinct(s.person_id).as_py()
+    idmap.record_counts(ws, project, len(s.id), persons)
     return ResolveResult(project, stored.num_rows, links.num_rows, int(flagged.sum()), len(s.id),
                          persons, persons, True, round(time.perf_counter() - t0, 3))
 
