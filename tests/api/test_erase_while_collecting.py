@@ -48,10 +48,10 @@ def test_erase_with_a_running_collector_removes_pending_wal_rows_and_keeps_the_r
     root = tmp_path / "ws"
     with Workspace.init(root) as ws:
         key = create_project(ws.catalog, "shop").write_key
-    server = Server(root, None, "--drain-interval", "30").start()
+    server = Server(root, None, "--drain-interval", "300").start()
     try:
         _send(server, key, ["erase-me", "keep-me"], "a")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # one append; slow on a saturated box
         while len(_users(root)) < 10 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(_users(root)) == 10  # the first batch after a quiet spell is drained at once
@@ -66,7 +66,7 @@ def test_erase_with_a_running_collector_removes_pending_wal_rows_and_keeps_the_r
         assert done.returncode == 0, done.stdout + done.stderr
         result = orjson.loads(done.stdout)
         assert result["leftovers"] == []
-        assert time.monotonic() - started < 30  # the drainer was asked, not waited out
+        assert time.monotonic() - started < 150  # the drainer was asked, not waited out (300 s)
 
         _send(server, key, ["keep-me"], "c")  # the collector goes on taking events
         server.stop()  # graceful: drains the rest
