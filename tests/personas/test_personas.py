@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from cxlens.identity import id_map
-from cxlens.personas.runs import assign_persons, drift, load_run, run_discovery
+from cxlens.personas.runs import assign_persons, check_stability, drift, load_run, run_discovery
 from cxlens.simulate import simulate
 from cxlens.store.workspace import Workspace
 
@@ -53,6 +53,13 @@ def test_planted_personas_are_found_with_default_settings(tmp_path: Path, busine
     # a new run over the same data is matched to the previous one persona by persona
     again = run_discovery(ws, business)
     assert {d.kind for d in again.drift} <= {"stable", "grew", "shrank"}
+    # same seed, same data -> the very same personas (determinism)
+    runs = ws.root / "tables" / "personas" / f"project={business}" / "runs"
+    assert (pq.read_table(runs / run.run_id / "assignments.parquet")
+            == pq.read_table(runs / again.run_id / "assignments.parquet"))
+    assert [p.name_en for p in again.personas] == [p.name_en for p in run.personas]
+    stab = check_stability(ws, business, (0, 1))
+    assert stab.same_seed_identical and stab.k[0] == k and stab.ari[0] == 1.0
     res = assign_persons(ws, business)
     assert res.new_persons == 0 and sum(res.counts.values()) == run.persons
 
@@ -66,8 +73,18 @@ def test_shop_personas_are_named_and_described_with_numbers_in_german_and_englis
     p = beauty[0]
     assert p.name_de.startswith("Mobil") and p.name_en.startswith("Mobile")
     assert "Paid Social" in p.description_de and "paid social" in p.description_en
-    assert "Warenkorb" in p.description_de and "unter dem Durchschnitt" in p.description_de
-    assert "basket" in p.description_en and "below average" in p.description_en
+    assert "angesehene Preise" in p.description_de and "unter dem Durchschnitt" in p.description_de
+    assert "viewed prices" in p.description_en and "below average" in p.description_en
+    # stage distribution, typical journey, pain points and feedback, with numbers
+    assert abs(sum(p.stages.values()) - 1) < 1e-3 and p.stages[p.stage] == max(p.stages.values())
+    assert p.journey[:2] == ["channel:paid_social", "Product Viewed"] and p.journey_share > 0.2
+    assert "Typischer Weg: Paid Social → Product Viewed" in p.description_de
+    assert "Typical journey: paid social → Product Viewed" in p.description_en
+    assert p.pain_points and "Häufigste Probleme" in p.description_de and "Top pain points" in p.description_en
+    assert p.feedback["score"] is not None and "Bewertung im Schnitt" in p.description_de
+    # the planted late deliveries and complaints show up where the repeat buyers are
+    repeat = max(run.personas, key=lambda x: x.stages["renewal"])
+    assert {q["key"] for q in repeat.pain_points} >= {"late_delivery"}
     assert "Personen (" in p.description_de and " %" in p.description_de and "% of revenue" in p.description_en
 
 

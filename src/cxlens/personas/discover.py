@@ -4,7 +4,8 @@ Rule (docs/personas.md): features of the configured groups; NaN -> the column me
 skewed counts/amounts -> log1p; every column standardised (z-score). For k = 2..10,
 k-means (k-means++, ``n_init`` restarts, fixed seed) is fitted on a sample of at most
 ``fit_sample`` persons and scored by the silhouette on a sample of ``score_sample``;
-the k with the best silhouette wins. The final model is fitted on everyone with that k;
+the k with the best silhouette wins. The final model is fitted on everyone with that k,
+starting from the sample's centroids;
 personas smaller than ``min_share`` of the persons are dissolved into their nearest
 neighbour, and persons unusually far from their centroid (squared distance above the
 cluster's median + ``outlier_mads`` median absolute deviations) stay unassigned (-1).
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
+from threadpoolctl import threadpool_limits
 
 from cxlens.errors import ValidationError
 from cxlens.personas.features import Features
@@ -31,7 +33,7 @@ class DiscoverSpec:
     k_max: int = 10
     min_share: float = 0.02
     outlier_mads: float = 10.0
-    fit_sample: int = 50_000
+    fit_sample: int = 20_000
     score_sample: int = 4_000
     n_init: int = 3
 
@@ -57,7 +59,7 @@ class Discovery:
 
 
 def _transform(x: np.ndarray, fill: np.ndarray, log: np.ndarray) -> np.ndarray:
-    x = np.where(np.isnan(x), fill[None, :], x)
+    x = np.where(np.isnan(x), fill[None, :].astype(x.dtype), x)
     x[:, log] = np.log1p(np.maximum(x[:, log], 0.0))
     return x
 
@@ -65,15 +67,21 @@ def _transform(x: np.ndarray, fill: np.ndarray, log: np.ndarray) -> np.ndarray:
 def prepare(f: Features, groups: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, np.ndarray,
                                                             np.ndarray, np.ndarray]:
     """The clustering matrix: selected columns, filled, log1p'ed and standardised."""
-    sel = f.select(groups) & ~np.all(np.isnan(f.matrix), axis=0)
-    x = f.matrix[:, sel].astype(np.float64)
-    fill = np.nan_to_num(np.nanmedian(x, axis=0)) if len(x) else np.zeros(x.shape[1])
+    nan = np.isnan(f.matrix)
+    sel = f.select(groups) & ~np.all(nan, axis=0)
+    x = f.matrix[:, sel].astype(np.float32)
+    gaps = nan[:, sel].any(axis=0)  # the median only where it is needed: it sorts the column
+    fill = np.zeros(x.shape[1], np.float32)
+    if len(x) and gaps.any():
+        fill[gaps] = np.nan_to_num(np.nanmedian(x[:, gaps], axis=0))
     log = f.skewed[sel]
     z = _transform(x, fill, log)
-    mean, scale = z.mean(axis=0), z.std(axis=0)
+    mean, scale = z.mean(axis=0, dtype=np.float64), z.std(axis=0, dtype=np.float64)
     scale = np.where(scale > 1e-9, scale, 1.0)
     cols = tuple(c for c, s in zip(f.columns, sel, strict=True) if s)
-    return (z - mean) / scale, cols, fill, log, mean, scale
+    z -= mean.astype(np.float32)
+    z /= scale.astype(np.float32)
+    return z, cols, fill, log, mean, scale
 
 
 def _sq_dist(z: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -97,19 +105,23 @@ def cluster(z: np.ndarray, spec: DiscoverSpec) -> tuple[int, dict[int, float], n
     score_idx = rng.choice(n, min(n, spec.score_sample), replace=False)
     scores: dict[int, float] = {}
     best: tuple[float, int, np.ndarray] | None = None
-    for k in range(spec.k_min, min(spec.k_max, n - 1) + 1):
-        km = KMeans(n_clusters=k, n_init=spec.n_init, random_state=spec.seed).fit(z[fit_idx])
-        lab = km.predict(z[score_idx])
-        if len(np.unique(lab)) < 2:
-            continue
-        s = float(silhouette_score(z[score_idx], lab))
-        scores[k] = round(s, 4)
-        if best is None or s > best[0]:
-            best = (s, k, km.cluster_centers_)
-    if best is None:
-        raise ValidationError("all persons behave alike: no persona structure found")
-    _, k, _ = best
-    final = KMeans(n_clusters=k, n_init=spec.n_init, random_state=spec.seed).fit(z)
+    # one thread: the data are small per fit, and on a busy 2-core box OpenMP's spinning
+    # threads cost 30x the CPU time of the fit itself (docs/personas.md, measured)
+    with threadpool_limits(1):
+        for k in range(spec.k_min, min(spec.k_max, n - 1) + 1):
+            km = KMeans(n_clusters=k, n_init=spec.n_init, random_state=spec.seed).fit(z[fit_idx])
+            lab = km.predict(z[score_idx])
+            if len(np.unique(lab)) < 2:
+                continue
+            s = float(silhouette_score(z[score_idx], lab))
+            scores[k] = round(s, 4)
+            if best is None or s > best[0]:
+                best = (s, k, km.cluster_centers_)
+        if best is None:
+            raise ValidationError("all persons behave alike: no persona structure found")
+        _, k, start = best
+        # everyone, starting from the sample's centroids: Lloyd steps until it settles
+        final = KMeans(n_clusters=k, init=start, n_init=1, random_state=spec.seed).fit(z)
     return k, scores, final.cluster_centers_
 
 
@@ -143,7 +155,7 @@ def assign(f: Features, model: Model) -> np.ndarray:
     idx = {c: i for i, c in enumerate(f.columns)}
     x = np.column_stack([f.matrix[:, idx[c]] if c in idx else np.full(len(f.persons), np.nan)
                          for c in model.columns]) if len(model.columns) else np.zeros((len(f.persons), 0))
-    z = (_transform(x.astype(np.float64), model.fill, model.log) - model.mean) / model.scale
+    z = ((_transform(x.astype(np.float32), model.fill, model.log) - model.mean) / model.scale).astype(np.float32)
     d = _sq_dist(z, model.centroids)
     lab = d.argmin(1)
     own = d[np.arange(len(z)), lab]

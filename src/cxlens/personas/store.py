@@ -89,11 +89,11 @@ def current_assignments(ws: Workspace, project: str | None = None, *, level: str
     ids = t.column("persona").cast(pa.int32())
     if level == "account":
         members = pq.read_table(d / "members.parquet")  # person_id, account_id
-        acct = pc.index_in(members.column("account_id"), value_set=t.column("person_id"))
+        acct = pc.index_in(members.column("account_id"), value_set=t.column(0))
         ids = pc.if_else(pc.is_null(acct), pa.scalar(-1, pa.int32()), pc.take(ids, pc.fill_null(acct, 0)))
         persons = members.column("person_id")
     else:
-        persons = t.column("person_id")
+        persons = t.column(0)
     label = pa.array([*names, UNASSIGNED[lang]], pa.string())
     pos = pc.if_else(pc.less(ids, 0), pa.scalar(len(names), pa.int32()), ids)
     out = pa.table([persons.cast(pa.string()), ids.cast(pa.int32()), pc.take(label, pos)], schema=SCHEMA)
