@@ -63,6 +63,9 @@ def create_app(workspace_path: str | os.PathLike[str], config: CollectorConfig |
     errors.install(app)
     app.include_router(profiles_router)
     app.include_router(analyses_router)
+    from cxlens.api.personas import router as personas_router
+
+    app.include_router(personas_router)
     from cxlens.api.voice import router as voice_router
 
     app.include_router(voice_router)
