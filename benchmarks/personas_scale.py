@@ -14,6 +14,8 @@ what ``cxlens personas discover`` does after resolution:
 1. ``features.compute_from``: the DuckDB feature queries and the NumPy pivot;
 2. ``discover.discover``: choose k by silhouette on samples, fit everyone, sizes, outliers.
 
+``explain`` (names, descriptions, typical journeys) is timed separately after the total.
+
 Printed: seconds per phase (wall and CPU of this process), persons, events, k, the
 adjusted Rand index against the planted personas, peak RSS and the load average.
 """
@@ -55,7 +57,8 @@ def synth(persons: int, seed: int) -> tuple[pa.Table, np.ndarray]:
     rng = np.random.default_rng(seed)
     k = len(PLANTED)
     persona = rng.integers(0, k, persons)
-    norm = [np.array([np.array(p[i], float) / sum(p[i]) for p in PLANTED]) for i in range(3)]
+    mixes = [[p[0] for p in PLANTED], [p[1] for p in PLANTED], [p[2] for p in PLANTED]]
+    norm = [np.array([np.array(w, float) / sum(w) for w in ws]) for ws in mixes]
     mix = [0.85 * w + 0.15 / w.shape[1] for w in norm]  # every persona sometimes does anything
     price = np.array([p[3] for p in PLANTED])
     visits = np.array([p[4] for p in PLANTED])
@@ -132,9 +135,14 @@ def main() -> None:
     d = discover(f, DEFAULT_FEATURES, DiscoverSpec(seed=a.seed))
     t2, c2 = time.perf_counter(), cpu_s()
     load1 = os.getloadavg()[0]
+    from cxlens.personas.explain import explain
+
+    explain(f, d.labels)
+    t3, c3 = time.perf_counter(), cpu_s()
     ari = adjusted_rand_score(planted, d.labels)  # persons come sorted by id = planted order
     print(f"features   {t1 - t0:6.2f} s wall  {c1 - c0:6.2f} s cpu  ({len(f.columns)} columns)")
     print(f"clustering {t2 - t1:6.2f} s wall  {c2 - c1:6.2f} s cpu  (k = {d.k}, unassigned {(d.labels < 0).sum():,})")
+    print(f"(explain   {t3 - t2:6.2f} s wall  {c3 - c2:6.2f} s cpu: names, descriptions, journeys; not in the total)")
     print(f"total      {t2 - t0:6.2f} s wall  {c2 - c0:6.2f} s cpu   ARI {ari:.3f}   "
           f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB   "
           f"load average {load0:.1f} -> {load1:.1f}")

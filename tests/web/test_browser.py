@@ -32,7 +32,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PAGES = {"overview": "/", "journey": "/journey", "funnels": "/funnels", "paths": "/paths",
          "graph": "/graph", "retention": "/retention", "profiles": "/profiles?q=u-",
-         "data": "/data"}
+         "data": "/data", "personas": "/personas", "persona-journey": "/journey?persona=0"}
 
 if not Path(CHROMIUM).exists():
     pytest.skip("browser tests need Debian's chromium: apt-get install -y chromium "
@@ -177,6 +177,26 @@ def test_click_a_journey_map_cell(page: Any) -> None:
     assert page.locator("h1").inner_text() == label
     assert page.locator("[data-chart=persons] tbody tr").count() > 0
     _shot(page, "journey-cell")
+
+
+def test_personas_cards_open_the_persona_journey_map(page: Any) -> None:
+    page.goto("/journey?days=90")
+    everyone = int(page.locator("table.journey tr.total td").first.locator(".p").inner_text().replace(".", ""))
+    page.goto("/personas?days=90")
+    assert page.locator("h1").inner_text() == "Personas"
+    cards = page.locator("li.persona")
+    assert cards.count() >= 2
+    card = cards.nth(1)
+    name = card.locator("h2").inner_text()
+    assert "Personen" in card.locator("p").first.inner_text()  # the German description
+    assert card.locator(".stagebars li").count() == 5
+    _shot(page, "personas")
+    card.get_by_role("link", name=f"Journey-Map von „{name}“ öffnen").click()
+    page.wait_for_url("**/journey?**persona=**")
+    assert page.locator("#f-persona option:checked").inner_text() == name
+    only = int(page.locator("table.journey tr.total td").first.locator(".p").inner_text().replace(".", ""))
+    assert 0 < only < everyone
+    _shot(page, "persona-journey")
 
 
 def test_switch_language(page: Any) -> None:

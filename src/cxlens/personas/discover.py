@@ -4,11 +4,13 @@ Rule (docs/personas.md): features of the configured groups; NaN -> the column me
 skewed counts/amounts -> log1p; every column standardised (z-score). For k = 2..10,
 k-means (k-means++, ``n_init`` restarts, fixed seed) is fitted on a sample of at most
 ``fit_sample`` persons and scored by the silhouette on a sample of ``score_sample``;
-the k with the best silhouette wins. The final model is fitted on everyone with that k,
+the k with the best silhouette among those whose clusters are all at least
+``min_share`` of the sample wins (any k if none is). The final model is fitted on everyone with that k,
 starting from the sample's centroids;
 personas smaller than ``min_share`` of the persons are dissolved into their nearest
 neighbour, and persons unusually far from their centroid (squared distance above the
-cluster's median + ``outlier_mads`` median absolute deviations) stay unassigned (-1).
+cluster's median + ``outlier_mads`` median absolute deviations, and above the cluster's
+97.5th percentile) stay unassigned (-1).
 The model (column list, medians, means, scales, centroids, outlier thresholds) is
 enough to assign new persons without clustering again.
 """
@@ -89,10 +91,14 @@ def _sq_dist(z: np.ndarray, c: np.ndarray) -> np.ndarray:
     return d
 
 
-def _thresholds(d: np.ndarray, mads: float) -> float:
+def _thresholds(d: np.ndarray, mads: float, keep: float = 0.975) -> float:
+    """Median + ``mads`` MADs, but never below the ``keep`` quantile: where most members
+    sit on one point (one-hot data, MAD 0) every other member would otherwise be an outlier."""
+    if not len(d):
+        return 0.0
     med = float(np.median(d))
     mad = float(np.median(np.abs(d - med)))
-    return med + mads * max(mad, 1e-9)
+    return max(med + mads * max(mad, 1e-9), float(np.quantile(d, keep)))
 
 
 def cluster(z: np.ndarray, spec: DiscoverSpec) -> tuple[int, dict[int, float], np.ndarray]:
@@ -105,6 +111,7 @@ def cluster(z: np.ndarray, spec: DiscoverSpec) -> tuple[int, dict[int, float], n
     score_idx = rng.choice(n, min(n, spec.score_sample), replace=False)
     scores: dict[int, float] = {}
     best: tuple[float, int, np.ndarray] | None = None
+    fallback: tuple[float, int, np.ndarray] | None = None
     # one thread: the data are small per fit, and on a busy 2-core box OpenMP's spinning
     # threads cost 30x the CPU time of the fit itself (docs/personas.md, measured)
     with threadpool_limits(1):
@@ -115,8 +122,14 @@ def cluster(z: np.ndarray, spec: DiscoverSpec) -> tuple[int, dict[int, float], n
                 continue
             s = float(silhouette_score(z[score_idx], lab))
             scores[k] = round(s, 4)
-            if best is None or s > best[0]:
+            # a k whose smallest cluster is below the minimum persona size would be
+            # dissolved afterwards: it competes only if no k keeps every cluster
+            big_enough = np.bincount(km.labels_, minlength=k).min() >= spec.min_share * len(fit_idx)
+            if big_enough and (best is None or s > best[0]):
                 best = (s, k, km.cluster_centers_)
+            if fallback is None or s > fallback[0]:
+                fallback = (s, k, km.cluster_centers_)
+        best = best or fallback
         if best is None:
             raise ValidationError("all persons behave alike: no persona structure found")
         _, k, start = best

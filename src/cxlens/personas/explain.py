@@ -32,6 +32,8 @@ NUMBERS = {  # feature -> (German, English) subject
     "orders": ("Bestellungen", "orders"),
     "support_contacts": ("Support-Kontakte", "support contacts"),
     "members": ("Personen im Buying Center", "buying-centre members"),
+    "recency_days": ("Tage seit der letzten Aktivität", "days since the last activity"),
+    "revenue": ("Umsatz", "revenue"),
 }
 PAINS = {"late_delivery": ("Lieferverzug", "late delivery"),
          "checkout_abandoned": ("abgebrochener Checkout", "abandoned checkout"),
@@ -39,6 +41,7 @@ PAINS = {"late_delivery": ("Lieferverzug", "late delivery"),
          "negative_feedback": ("negatives Feedback", "negative feedback")}
 UNITS = {"person": ("Personen", "persons"), "account": ("Firmenkunden", "accounts")}
 MAX_PAINS = 3
+MIN_PAIN = 0.01  # a pain point is named when at least 1 % of the members had it
 STAGE_NAMES = {"awareness": ("Aufmerksamkeit", "awareness"), "consideration": ("Abwägung", "consideration"),
                "decision": ("Kauf", "purchase"), "fulfillment": ("Lieferung", "delivery"),
                "renewal": ("Wiederkauf", "repeat purchase")}
@@ -120,6 +123,11 @@ def _fact(col: str, mine: float, rest: float, lang: str) -> str | None:
         if dim == "category":
             return (f"sehen sich {times} häufiger {level} an ({_pct(mine, lang)} der Produktansichten)" if de
                     else f"view {level} {times} more often ({_pct(mine, lang)} of product views)")
+        if dim != "trait" and ratio >= 10:  # a configured property mix ([personas.extra.<dim>])
+            return f"{dim} {level}: {_pct(mine, lang)} ({_other(rest, lang)})"
+        if dim != "trait":
+            return (f"{dim} {level}: {times} häufiger ({_pct(mine, lang)})" if de
+                    else f"{dim} {level}: {times} more often ({_pct(mine, lang)})")
         key, _, value = level.partition(":")
         return f"{key} {value}: {times} häufiger" if de else f"{key} {value}: {times} more often"
     if col not in NUMBERS or rest <= 0:
@@ -128,9 +136,28 @@ def _fact(col: str, mine: float, rest: float, lang: str) -> str | None:
     if abs(rel) < 0.2:
         return None
     subject = NUMBERS[col][0 if de else 1]
+    if rel >= 49:  # "119103 % above" says less than the two means side by side
+        return (f"{subject} im Schnitt {_num(mine, lang)} (sonst {_num(rest, lang, 2)})" if de
+                else f"{subject} {_num(mine, lang)} on average (others {_num(rest, lang, 2)})")
+    if rel >= 2:
+        times = f"{_num(rel + 1, lang)}×"  # noqa: RUF001 - the sign readers expect
+        return f"{subject} {times} so hoch wie im Durchschnitt" if de else f"{subject} {times} the average"
     if de:
         return f"{subject} {_pct(abs(rel), lang)} {'über' if rel > 0 else 'unter'} dem Durchschnitt"
     return f"{subject} {_pct(abs(rel), lang)} {'above' if rel > 0 else 'below'} average"
+
+
+#: short name parts from numbers, for personas without a telling mix: (feature, direction) -> DE, EN
+NUMBER_NAMES = {
+    ("orders", 1): ("Stammkunden", "Repeat buyers"), ("orders", -1): ("Wenigkäufer", "Rare buyers"),
+    ("basket", 1): ("Große Warenkörbe", "Big baskets"), ("basket", -1): ("Kleine Warenkörbe", "Small baskets"),
+    ("revenue", 1): ("Umsatzstark", "High revenue"), ("recency_days", 1): ("Lange inaktiv", "Lapsed"),
+    ("recency_days", -1): ("Kürzlich aktiv", "Recently active"),
+    ("views_per_session", 1): ("Stöberer", "Browsers"), ("views_per_session", -1): ("Kurzbesucher", "Quick visitors"),
+    ("sessions", 1): ("Häufige Besucher", "Frequent visitors"), ("price", 1): ("Teure Produkte", "Premium products"),
+    ("price", -1): ("Preisbewusst", "Price-conscious"), ("members", 1): ("Große Buying Center", "Large buying centres"),
+    ("support_contacts", 1): ("Viel Support", "Support-heavy"),
+}
 
 
 def _top(f: Features, mine: np.ndarray, rest: np.ndarray, dim: str) -> str | None:
@@ -155,11 +182,35 @@ def _name(f: Features, mine: np.ndarray, rest: np.ndarray, lang: str) -> str:
     channel = _top(f, mine, rest, "channel")
     if channel:
         parts.append(CHANNELS.get(channel, (channel, channel))[0 if lang == "de" else 1])
+    for extra in f.spec.extra:  # configured property mixes name a persona too
+        level = _top(f, mine, rest, extra.name)
+        if level:
+            parts.append(level)
     if not parts:  # B2B accounts without a clear mix: the industry they mostly are
         industry = _top(f, mine, rest, "trait")
         if industry:
             parts.append(industry.partition(":")[2])
+    if len(parts) < 2:  # numbers that set the persona apart: "Stammkunden · Große Warenkörbe"
+        for col in _number_order(f, mine, rest):
+            parts.append(col[0 if lang == "de" else 1])
+            if len(parts) >= 2:
+                break
     return " · ".join(parts) or ("Durchschnitt" if lang == "de" else "Average")
+
+
+def _number_order(f: Features, mine: np.ndarray, rest: np.ndarray) -> list[tuple[str, str]]:
+    """NUMBER_NAMES of this persona, strongest relative difference (>= 30 %) first."""
+    found: list[tuple[float, tuple[str, str]]] = []
+    for (col, sign), label in NUMBER_NAMES.items():
+        if col in f.columns:
+            i = f.columns.index(col)
+            if rest[i] > 0 and not np.isnan(mine[i]):
+                rel = mine[i] / rest[i] - 1
+                if rel * sign >= 0.3:
+                    if col == "orders" and sign > 0 and mine[i] < 1.8:  # one order each: buyers, not regulars
+                        label = ("Käufer", "Buyers")
+                    found.append((min(abs(rel), 1.0) if sign < 0 else abs(rel), label))
+    return [label for _, label in sorted(found, key=lambda x: -x[0])]
 
 
 def _group_means(f: Features, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -229,7 +280,7 @@ def explain(f: Features, labels: np.ndarray) -> list[Persona]:
             top = int(np.argmax(n_keys))
             journey, journey_share = f.journey(int(keys[top])), round(float(n_keys[top] / members.sum()), 4)
         pains = sorted(((float(mine[i]), float(rest[i]), c.split("=", 1)[1]) for i, c in enumerate(f.columns)
-                        if c.startswith("pain=") and mine[i] >= 0.05), reverse=True)[:MAX_PAINS]
+                        if c.startswith("pain=") and mine[i] >= MIN_PAIN), reverse=True)[:MAX_PAINS]
         pain_points = [{"key": key, "share": round(m, 4), "others": round(r, 4) if r == r else None,
                         "label_de": _pain_label(key, "de"), "label_en": _pain_label(key, "en")}
                        for m, r, key in pains]

@@ -9,6 +9,7 @@ data values.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -73,17 +74,17 @@ SELECT person_id,
   count(session_id)::DOUBLE AS session_events,
   count(*) FILTER (WHERE event = 'Product Viewed')::DOUBLE AS views,
   epoch(max(timestamp)) AS last_seen,
-  count(*) FILTER (WHERE event IN ('Order Completed', 'Contract Signed'))::DOUBLE AS orders,
+  count(*) FILTER (WHERE event IN ('Order Completed', 'Contract Signed', 'Deal Won'))::DOUBLE AS orders,
   count(*) FILTER (WHERE event = 'Order Completed')::DOUBLE AS shop_orders,
   coalesce(sum(revenue), 0)::DOUBLE AS revenue,
   avg(CASE WHEN event = 'Product Viewed' THEN TRY_CAST(json_extract_string(properties, '$.price') AS DOUBLE) END)
     AS price,
   max(CASE WHEN event = 'Contract Renewed' THEN 4
            WHEN event IN ('Order Delivered', 'Order Shipped') THEN 3
-           WHEN event IN ('Order Completed', 'Contract Signed') THEN 2
+           WHEN event IN ('Order Completed', 'Contract Signed', 'Deal Won') THEN 2
            WHEN event IN ('Product Viewed', 'Product Added', 'Whitepaper Downloaded', 'Demo Requested',
-                          'Checkout Started') THEN 1 ELSE 0 END)::DOUBLE AS stage_reached,
-  (epoch(min(timestamp) FILTER (WHERE event IN ('Order Completed', 'Contract Signed'))) - epoch(min(timestamp)))
+                          'Checkout Started', 'Lead Created') THEN 1 ELSE 0 END)::DOUBLE AS stage_reached,
+  (epoch(min(timestamp) FILTER (WHERE event IN ('Order Completed', 'Contract Signed', 'Deal Won'))) - epoch(min(timestamp)))
     / 86400.0 AS days_to_convert,
   count(*) FILTER (WHERE event = 'Ticket Created')::DOUBLE AS support_contacts,
   avg(CASE WHEN event = 'Survey Answered' THEN TRY_CAST(json_extract_string(properties, '$.score') AS DOUBLE)
@@ -130,6 +131,14 @@ SELECT person_id, 'pain', 'checkout_abandoned', 1.0 FROM {v}
     > count(DISTINCT session_id) FILTER (WHERE event = 'Order Completed')
 """
 
+# a configured property mix: share of the unit's events (of one name, or all) per value
+_EXTRA_SQL = """
+SELECT person_id, ?::VARCHAR AS dim, level, count(*)::DOUBLE AS n FROM (
+  SELECT person_id, json_extract_string(properties, ?::VARCHAR) AS level FROM {v}
+  WHERE ?::VARCHAR IS NULL OR event = ?::VARCHAR)
+WHERE level IS NOT NULL GROUP BY ALL
+"""
+
 # buying centre: members per role (latest identify role of each member)
 _ROLE_SQL = """
 SELECT person_id, 'role' AS dim, role AS level, count(*)::DOUBLE AS n FROM (
@@ -151,11 +160,26 @@ FROM {v} GROUP BY person_id
 
 
 @dataclass(frozen=True, slots=True)
+class Extra:
+    """A categorical mix from an event property, configured in ``[personas.extra.<name>]``:
+    the share of the unit's ``event`` events (all events when None) per ``property`` value."""
+
+    name: str
+    property: str
+    event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FeatureSpec:
     project: str
     features: tuple[str, ...] = DEFAULT_FEATURES
     max_levels: int = MAX_LEVELS
     level: str = "person"  # or "account": a B2B buying centre is one unit
+    extra: tuple[Extra, ...] = ()
+
+    def dims(self) -> dict[str, str]:
+        """Categorical dimension -> feature group (an extra mix is its own group)."""
+        return {**CATEGORICAL, **{e.name: e.name for e in self.extra}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +223,38 @@ def spec_from_config(ws: Workspace, project: str, level: str = "person") -> Feat
         raise ValidationError(f"--level {level!r}: use person or account", field="level")
     cfg = ws.config.get("personas", {})
     sub = cfg.get("account", {}) if level == "account" else {}
+    extra = _extras(cfg.get("extra", {}))
     feats = tuple(sub.get("features", cfg.get("features", DEFAULT_FEATURES)))
-    unknown = [f for f in feats if f not in GROUPS]
+    known = GROUPS + tuple(e.name for e in extra)
+    unknown = [f for f in feats if f not in known]
     if unknown or not feats:
-        raise ConfigError(f"[personas] features = {list(feats)}: unknown {unknown}; choose from {', '.join(GROUPS)}")
-    return FeatureSpec(project, feats, int(cfg.get("max_levels", MAX_LEVELS)), level)
+        raise ConfigError(f"[personas] features = {list(feats)}: unknown {unknown}; choose from {', '.join(known)}")
+    return FeatureSpec(project, feats, int(cfg.get("max_levels", MAX_LEVELS)), level, extra)
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+_PROPERTY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .-]{0,62}$")
+
+
+def _extras(cfg: object) -> tuple[Extra, ...]:
+    """``[personas.extra.<name>] property = "...", event = "..."`` -> Extra mixes."""
+    if not isinstance(cfg, dict):
+        raise ConfigError("[personas.extra] must be tables: [personas.extra.segment] property = \"business_segment\"")
+    out = []
+    for name, item in sorted(cfg.items()):
+        if not _NAME.match(name) or name in GROUPS or name in CATEGORICAL:
+            raise ConfigError(f"[personas.extra.{name}]: use a new lower-case name (letters, digits, _)",
+                              field="personas.extra")
+        prop = item.get("property") if isinstance(item, dict) else None
+        if not isinstance(prop, str) or not _PROPERTY.match(prop):
+            raise ConfigError(f"[personas.extra.{name}] property = {prop!r}: give the event property to read, "
+                              "e.g. property = \"business_segment\"", field="personas.extra")
+        event = item.get("event")
+        if event is not None and not isinstance(event, str):
+            raise ConfigError(f"[personas.extra.{name}] event = {event!r}: give an event name or leave it out",
+                              field="personas.extra")
+        out.append(Extra(name, prop, event))
+    return tuple(out)
 
 
 def _ensure_resolved(ws: Workspace, project: str) -> None:
@@ -215,8 +266,8 @@ def _ensure_resolved(ws: Workspace, project: str) -> None:
 
 
 def pivot_shares(rows: np.ndarray, dims: pa.Array, levels: pa.Array, counts: np.ndarray, n_units: int,
-                 max_levels: int, keep: dict[str, list[str]] | None = None
-                 ) -> tuple[list[str], list[str], np.ndarray]:
+                 max_levels: int, keep: dict[str, list[str]] | None = None,
+                 dim_groups: dict[str, str] | None = None) -> tuple[list[str], list[str], np.ndarray]:
     """Long (row, dim, level, n) -> share columns ``dim=level`` per unit (row index).
 
     Levels per dimension are the ``max_levels`` most frequent ones, or ``keep`` (a stored
@@ -233,7 +284,7 @@ def pivot_shares(rows: np.ndarray, dims: pa.Array, levels: pa.Array, counts: np.
     names: list[str] = []
     groups: list[str] = []
     blocks: list[np.ndarray] = []
-    for dim, group in CATEGORICAL.items():
+    for dim, group in (dim_groups or CATEGORICAL).items():
         cand = [i for i, (d, _) in enumerate(pairs) if d == dim]
         if keep is not None:
             wanted = keep.get(dim, [])
@@ -304,6 +355,9 @@ def compute_from(con: duckdb.DuckDBPyConnection, view: str, spec: FeatureSpec,
         long = con.sql(_LONG_SQL.format(v=view), params=[traits, traits]).to_arrow_table()
         if members is not None:
             long = pa.concat_tables([long, con.sql(_ROLE_SQL.format(v=view)).to_arrow_table().cast(long.schema)])
+        for e in spec.extra:  # configured property mixes: name, path and event are parameters
+            long = pa.concat_tables([long, con.sql(_EXTRA_SQL.format(v=view), params=[
+                e.name, f'$."{e.property}"', e.event, e.event]).to_arrow_table().cast(long.schema)])
         fb = con.sql(_FEEDBACK_SQL.format(v=feedback)).to_arrow_table() if feedback else None
         if fb is not None and members is not None:  # feedback of the members, per account
             fb = con.sql(f"SELECT m.account_id AS person_id, avg(f.feedback_score) AS feedback_score, "
@@ -337,7 +391,7 @@ def compute_from(con: duckdb.DuckDBPyConnection, view: str, spec: FeatureSpec,
             "n": pa.array(np.ones(len(neg_ids)))}).cast(long.schema)])
     names, groups, shares = pivot_shares(rows_of(long.column("person_id")), long.column("dim"),
                                          long.column("level"), long.column("n").to_numpy(), n,
-                                         spec.max_levels, keep)
+                                         spec.max_levels, keep, spec.dims())
     channel = pc.dictionary_encode(num.column("first_channel").combine_chunks())
     ch = pc.fill_null(channel.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
     jour = journey_key(np.column_stack([_col(num, f"m{i}") for i in range(len(MILESTONES))])
@@ -440,7 +494,7 @@ def compute(ws: Workspace, spec: FeatureSpec, keep: dict[str, list[str]] | None 
 
 
 def levels_of(f: Features) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {d: [] for d in CATEGORICAL}
+    out: dict[str, list[str]] = {d: [] for d in f.spec.dims()}
     for c in f.columns:
         if "=" in c:
             dim, level = c.split("=", 1)

@@ -181,9 +181,9 @@ def assign_persons(ws: Workspace, project: str | None = None, f: Features | None
     run = load_run(ws, project, level=level)
     model, levels, feats = load_model(ws, project, run.run_id, level)
     if f is None:
-        from cxlens.personas.features import FeatureSpec
+        from dataclasses import replace
 
-        f = compute(ws, FeatureSpec(project, feats, level=level), keep=levels)
+        f = compute(ws, replace(spec_from_config(ws, project, level), features=feats), keep=levels)
     labels = assign(f, model)
     rdir = root(ws, project, level) / "runs" / run.run_id
     if f.members is not None:

@@ -405,3 +405,13 @@ def _merge_voice() -> None:
 
 
 _merge_voice()
+
+
+def _merge_personas() -> None:
+    from cxlens.web.i18n_personas import PERSONA_MESSAGES
+
+    for key, texts in PERSONA_MESSAGES.items():
+        MESSAGES.setdefault(key, texts)
+
+
+_merge_personas()

@@ -46,7 +46,7 @@ log = logging.getLogger("cxlens.web")
 HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "cxlens_lang"
 PERIODS = (7, 30, 90)
-NAV = ("overview", "journey", "funnels", "paths", "graph", "retention", "voice", "surveys", "profiles",
+NAV = ("overview", "journey", "personas", "funnels", "paths", "graph", "retention", "voice", "surveys", "profiles",
        "data")
 
 
@@ -396,6 +396,13 @@ def journey_page(web: Web, ctx: Ctx) -> Response:
                          rows=views.journey_cells(jm, ctx.lang, ctx.fmt))
 
 
+def personas_cards_page(web: Web, ctx: Ctx) -> Response:
+    from cxlens.web import personas_page
+
+    return page_response(web, ctx, "personas.html",
+                         **personas_page.page_values(ctx.ws, ctx.project, ctx.lang, ctx.fmt))
+
+
 def cell_page(web: Web, ctx: Ctx) -> Response:
     stage = ctx.request.query_params.get("stage", "")
     channel = ctx.request.query_params.get("channel") or None  # the row's value
@@ -580,6 +587,7 @@ def install(app: Any, root: Path) -> None:
         Route("/", p(overview_page), methods=["GET"]),
         Route("/journey", p(journey_page), methods=["GET"]),
         Route("/journey/cell", p(cell_page), methods=["GET"]),
+        Route("/personas", p(personas_cards_page), methods=["GET"]),
         *funnel_builder.routes(web, guarded),
         Route("/paths", p(paths_page), methods=["GET"]),
         Route("/graph", p(graph_page), methods=["GET"]),
