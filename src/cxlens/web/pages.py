@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -547,17 +548,24 @@ def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
 
 
 def warm_forever(web: Web, stop: threading.Event, every: float = 30.0) -> None:
-    """Re-warm a project whenever its event snapshot changed (checked every ``every`` s)."""
+    """Re-warm a project when its snapshot changed (checked every ``every`` s), at most
+    once per ``[dashboard] warm_min_seconds`` (default 300) per project: while a collector
+    appends every few seconds, re-running every analysis on each new batch would keep a
+    core busy and the process's memory high for pages nobody is looking at."""
     seen: dict[str, tuple[int, int, str | None]] = {}
+    last: dict[str, float] = {}
     while not stop.is_set():
         try:
             ws = Workspace.open(web.root)
             try:
+                raw = (ws.config.get("dashboard", {}) or {}).get("warm_min_seconds", 300)
+                gap = float(raw) if isinstance(raw, int | float) else 300.0
                 for project in ws.projects():
                     snap = queries.snapshot_key(ws, project)
-                    if snap[0] and seen.get(project) != snap:
+                    due = time.monotonic() - last.get(project, -gap) >= gap
+                    if snap[0] and seen.get(project) != snap and due and not stop.is_set():
                         warm_project(web, ws, project)
-                        seen[project] = snap
+                        seen[project], last[project] = snap, time.monotonic()
             finally:
                 ws.close()
         except Exception:  # a bad config or a vanished file: pages will say so; keep going
