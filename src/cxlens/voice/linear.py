@@ -2,7 +2,9 @@
 
 Scoring needs only NumPy: each text's known features are looked up in the vocabulary,
 their weight rows gathered and summed per text with one ``np.add.reduceat`` over the
-whole batch. The training script (scikit-learn, a dev dependency) and the per-workspace
+whole batch. With ``norm="sqrt"`` the sum is divided by the square root of the number of
+known features, so a long article does not pile up evidence that a tweet cannot (the
+training script scales its rows the same way). The training script (scikit-learn, a dev dependency) and the per-workspace
 adaptation both produce this same file format.
 """
 
@@ -29,6 +31,8 @@ class LinearModel:
     bias: F32
     #: free-form provenance (training data, date, scores) stored with the weights
     meta: str = ""
+    #: "sum" of the features' weights, or "sqrt": the sum over sqrt(number of features)
+    norm: str = "sum"
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:
@@ -39,6 +43,7 @@ class LinearModel:
                 weights=z["weights"].astype(np.float32),
                 bias=z["bias"].astype(np.float32),
                 meta=str(z["meta"]) if "meta" in z.files else "",
+                norm=str(z["norm"]) if "norm" in z.files else "sum",
             )
 
     def save(self, path: Path) -> None:
@@ -47,7 +52,7 @@ class LinearModel:
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez_compressed(
             tmp, vocab=np.array(names, dtype=np.str_), weights=self.weights.astype(np.float16),
-            bias=self.bias, meta=np.array(self.meta),
+            bias=self.bias, meta=np.array(self.meta), norm=np.array(self.norm),
         )
         tmp.replace(path)
 
@@ -75,8 +80,17 @@ class LinearModel:
                 idx.extend(ix)
         if rows:
             gathered = self.weights[np.asarray(idx, dtype=np.int64)]
-            out[rows] += np.add.reduceat(gathered, starts[: len(rows)], axis=0)
+            sums = np.add.reduceat(gathered, starts[: len(rows)], axis=0)
+            if self.norm == "sqrt":
+                counts = np.diff(np.append(starts[: len(rows)], len(idx)))
+                sums /= np.sqrt(counts, dtype=np.float32)[:, None]
+            out[rows] += sums
         return out
+
+
+def row_scale(n_features: int, norm: str) -> float:
+    """What one text's feature counts are multiplied by (training and scoring agree)."""
+    return 1.0 / float(np.sqrt(n_features)) if norm == "sqrt" and n_features else 1.0
 
 
 def softmax(z: F32) -> F32:

@@ -27,6 +27,11 @@ MODEL_PATH: Final = Path(__file__).with_name("models") / "sentiment_de.npz"
 _VADER_NEUTRAL: Final = 0.05
 #: scale that turns VADER's compound (-1..1) into logits comparable to the German model's
 _VADER_SCALE: Final = 2.5
+#: a "sqrt"-normalised German model's cue weights are divided by the square root of this
+#: for English, where they are added to VADER as a plain sum. 11 gives them the size the
+#: plain-sum model's cue weights had (lex:neg 1.04 to negative); there is no English
+#: training set to fit it on, so it keeps the English behaviour as it was
+_TYPICAL_FEATURES: Final = 11
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,10 @@ def cue_model() -> LinearModel:
     m = german_model()
     keep = sorted(i for f, i in m.vocab.items() if f.startswith("lex:"))
     vocab = {f: keep.index(i) for f, i in m.vocab.items() if i in keep}
-    return LinearModel(vocab, m.weights[keep], np.zeros_like(m.bias), "cue weights of " + m.meta)
+    weights = m.weights[keep]
+    if m.norm == "sqrt":
+        weights = (weights / np.sqrt(_TYPICAL_FEATURES)).astype(np.float32)
+    return LinearModel(vocab, weights, np.zeros_like(m.bias), "cue weights of " + m.meta)
 
 
 @cache

@@ -1,0 +1,53 @@
+"""The shipped German polarity lexicon: inflections, compound heads, and its features."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from cxlens.voice.features import NO_POLAR, Indexer, text_features
+from cxlens.voice.lexicon import Lexicon, german_lexicon
+from cxlens.voice.sentiment import german_model, sentiment
+from cxlens.voice.text import tokens
+
+
+def test_inflected_forms_and_compound_heads_are_found() -> None:
+    lex = Lexicon({"störung": -1, "ausfall": -1, "schön": 1, "gut": 1}, frozenset({"störung", "ausfall"}))
+    assert lex.polarity("störung") == (-1, "w")
+    assert lex.polarity("schönen") == (1, "w")  # inflection ending stripped
+    assert lex.polarity("signalstörung") == (-1, "h")  # compound head
+    assert lex.polarity("zugausfälle") == (0, "")  # umlaut plural: not guessed
+    assert lex.polarity("weichenstörungen") == (-1, "h")  # plural of the head
+    assert lex.polarity("gutschein") == (0, "")  # only nouns are heads, and only at the end
+    assert lex.polarity("tag") == (0, "")
+
+
+def test_shipped_lexicon_covers_common_words_and_round_trips(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    lex = german_lexicon()
+    assert len(lex.words) > 5000
+    assert lex.polarity("chaos")[0] == -1 and lex.polarity("pünktlich")[0] == 1
+    assert lex.polarity("bahnchaos") == (-1, "h")
+    small = Lexicon({"ärger": -1, "lob": 1}, frozenset({"ärger"}))
+    small.save(tmp_path / "l.npz", "test")
+    back = Lexicon.load(tmp_path / "l.npz")
+    assert back.words == small.words and back.nouns == small.nouns
+
+
+def test_lexicon_features_flip_under_negation_and_flag_texts_without_polar_words() -> None:
+    assert "glh:neg" in text_features(tokens("Wieder eine Signalstörung"), "de")
+    assert "glw:pos" in text_features(tokens("Das war angenehm"), "de")
+    assert "glw:neg" in text_features(tokens("Das war nicht angenehm"), "de")
+    assert NO_POLAR in text_features(tokens("Der Zug fährt um 10 Uhr ab Gleis 3"), "de")
+    assert NO_POLAR not in text_features(tokens("Der Zug war pünktlich"), "de")
+
+
+def test_indexer_matches_text_features_with_lexicon_boosts_and_flag() -> None:
+    m = german_model()
+    ix = Indexer(m.vocab)
+    for text in ["Sehr angenehme Fahrt, aber extrem teure Tickets", "Weichenstörung in Hamm, kein Zugverkehr",
+                 "Der Zug fährt um 10 Uhr", "nicht wirklich schön 😡"]:
+        toks = tokens(text)
+        assert Counter(ix.indices(toks, "de")) == Counter(m.indices(text_features(toks, "de")))
+
+
+def test_compound_complaints_unseen_in_training_read_negative() -> None:
+    assert sentiment("Schon wieder Bahnchaos und Weichenstörung", "de").label == "negative"
