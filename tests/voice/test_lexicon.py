@@ -51,3 +51,21 @@ def test_indexer_matches_text_features_with_lexicon_boosts_and_flag() -> None:
 
 def test_compound_complaints_unseen_in_training_read_negative() -> None:
     assert sentiment("Schon wieder Bahnchaos und Weichenstörung", "de").label == "negative"
+
+
+def test_sqrt_norm_divides_each_text_by_the_root_of_its_feature_count(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from cxlens.voice.linear import LinearModel
+
+    w = np.array([[1, 0, 0], [0, 0, 2], [0, 1, 0]], dtype=np.float32)
+    m = LinearModel({"a": 0, "b": 1, "c": 2}, w, np.zeros(3, dtype=np.float32), "t", "sqrt")
+    z = m.logits([["a"], ["a", "b", "b", "c"], []])
+    assert np.allclose(z[0], [1, 0, 0])
+    assert np.allclose(z[1], np.array([1, 1, 4]) / 2.0)  # four known features: / sqrt(4)
+    assert np.allclose(z[2], 0)
+    m.save(tmp_path / "m.npz")
+    back = LinearModel.load(tmp_path / "m.npz")
+    assert back.norm == "sqrt" and np.allclose(back.logits([["a", "b", "b", "c"]]), z[1:2])
+    plain = LinearModel({"a": 0}, w[:1], np.zeros(3, dtype=np.float32))
+    assert np.allclose(plain.logits([["a", "a"]]), [[2, 0, 0]])  # default: a plain sum
