@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -94,35 +95,124 @@ def bench_funnel(data: pa.Table) -> dict[str, Any]:
             "levels": [s.persons for s in result.steps], "spec": spec}
 
 
-def bench_funnel_e2e(path: Path, spec: Any) -> dict[str, Any]:
-    """DuckDB query (masks, filter, sort, export) + kernel, as DuckDBEngine runs it."""
-    import duckdb
+STEPS = ["Product Viewed", "Product Added", "Checkout Started", "Checkout Step Viewed",
+         "Order Completed"]
 
-    from cxlens.engines.expr import Cmp, Col, Or, to_sql
-    from cxlens.journeys.funnels import kernel
 
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW ev AS SELECT person, ts, CAST(event AS VARCHAR) AS event "
-                f"FROM read_parquet('{path}')")
-    params: list[Any] = []
-    conds = [s.match.cond() for s in spec.steps]
-    bits = " + ".join(f"(CASE WHEN {to_sql(c, params)} THEN {1 << i} ELSE 0 END)"
-                      for i, c in enumerate(conds))
-    where = to_sql(Or(tuple(conds)), params)
-    del Cmp, Col
-    sql = (f"SELECT person, ts, CAST({bits} AS BIGINT) AS mask FROM ev WHERE {where} "
-           "ORDER BY person, ts")
-    run = kernel(spec)
+def load_average() -> float:
+    return round(os.getloadavg()[0], 1)
 
-    def go() -> Any:
-        t = time.perf_counter()
-        table = con.sql(sql, params=params).to_arrow_table()
-        prep = time.perf_counter() - t
-        run(table)
-        return prep
 
-    total, prep = timed(go)
-    return {"total_s": total, "duckdb_prepare_s": prep}
+def bench_workspace(root: Path, events: int, cold: bool, pm4py_dir: Path | None,
+                    chdb_too: bool) -> dict[str, Any]:
+    """End to end: the user's query against a workspace, through the public analysis API
+    (``funnels.funnel(DuckDBEngine(ws, project), spec)`` etc., event names checked,
+    persons resolved through the identity map), warm (sequence cache current) and cold
+    (SQL path), plus the cache's build time and the comparators on the same workspace."""
+    from journeys_workspace import PROJECT, build
+
+    from cxlens.engines import sequences
+    from cxlens.engines.local import DuckDBEngine
+    from cxlens.journeys import funnels, graph, paths, retention
+    from cxlens.journeys.steps import Match
+    from cxlens.store.workspace import Workspace
+
+    out: dict[str, Any] = {}
+    if not (root / "catalog.sqlite").exists():
+        out["workspace_build"] = build(root, events)
+        print("workspace", out["workspace_build"], flush=True)
+    ws = Workspace.open(root)
+    out["workspace_events"] = sum(f.rows for f in ws.event_files(PROJECT))
+    analyses: dict[str, Callable[[DuckDBEngine], Any]] = {
+        "funnel": lambda e: funnels.funnel(e, funnels.FunnelSpec(
+            tuple(funnels.Step(Match(s)) for s in STEPS), window_seconds=86400)),
+        "dfg": lambda e: graph.graph(e, graph.GraphSpec(variants=False)),
+        "paths": lambda e: paths.paths(e, paths.PathsSpec(start=Match("Product Viewed"),
+                                                          max_steps=5)),
+        "retention": lambda e: retention.retention(e, retention.RetentionSpec(
+            period="week", periods=8)),
+    }
+    sequences.clear(ws)
+    load = load_average()
+    t = time.perf_counter()
+    info = sequences.build(ws, PROJECT)
+    out["cache_build"] = {**info, "seconds": time.perf_counter() - t, "load_before": load,
+                          "load_after": load_average()}
+    print("cache build", out["cache_build"], flush=True)
+    results: dict[str, Any] = {}
+    for name, fn in analyses.items():
+        load = load_average()
+        fn(DuckDBEngine(ws, PROJECT))  # numba's on-disk cache loaded outside the timing
+        seconds, res = timed(lambda fn=fn: fn(DuckDBEngine(ws, PROJECT)))
+        results[name] = res
+        out[f"{name}_warm"] = {"seconds": seconds, "load_before": load,
+                               "load_after": load_average()}
+        print(name, "warm", out[f"{name}_warm"], flush=True)
+    lv = results["funnel"].persons.column("level").to_numpy()
+    out["funnel_persons_per_level"] = {int(k): int(v) for k, v in zip(
+        *np.unique(lv, return_counts=True), strict=True)}
+    dfg = results["dfg"].dfg()
+    if cold:
+        for name, fn in analyses.items():
+            load = load_average()
+            seconds, res = timed(lambda fn=fn: fn(DuckDBEngine(ws, PROJECT, sequences=False)),
+                                 repeat=1)
+            same = (res.dfg() == dfg) if name == "dfg" else (
+                res.to_dict() == results[name].to_dict())
+            out[f"{name}_cold"] = {"seconds": seconds, "same_as_warm": same,
+                                   "load_before": load, "load_after": load_average()}
+            print(name, "cold (SQL path)", out[f"{name}_cold"], flush=True)
+    if chdb_too:
+        load = load_average()
+        out["chdb"] = bench_chdb_workspace(ws, PROJECT)
+        out["chdb"]["load_before"] = load
+        out["chdb_same_levels"] = out["chdb"]["persons_per_level"] == out[
+            "funnel_persons_per_level"]
+        print("chdb", out["chdb"], "same levels:", out["chdb_same_levels"], flush=True)
+    if pm4py_dir is not None:
+        frame = Path(tempfile.mkdtemp(dir=root)) / "log.parquet"
+        DuckDBEngine(ws, PROJECT, sequences=False)._with_view(
+            lambda v: ws.con.sql(f"COPY (SELECT person_id AS person, epoch_us(timestamp) AS ts, "
+                                 f"event FROM {v} ORDER BY person_id, ts, event, event_id) "
+                                 f"TO '{frame}' (FORMAT parquet)").fetchall())
+        load = load_average()
+        out["pm4py"] = bench_pm4py(frame, pm4py_dir)
+        out["pm4py"]["load_before"] = load
+        out["pm4py_same_dfg"] = {tuple(k.split("->")): v for k, v in
+                                 out["pm4py"].pop("dfg").items()} == dfg
+        out["dfg_speedup_vs_pm4py"] = out["pm4py"]["seconds"] / out["dfg_warm"]["seconds"]
+        print("pm4py", out["pm4py"], "same DFG:", out["pm4py_same_dfg"], flush=True)
+        frame.unlink()
+        frame.parent.rmdir()
+    ws.close()
+    return out
+
+
+def bench_chdb_workspace(ws: Any, project: str) -> dict[str, Any]:
+    """windowFunnel over the workspace's event files, persons resolved through the same
+    identity map (ClickHouse SQL doing what cxlens' with_person does)."""
+    import chdb
+
+    from cxlens.identity.resolve import MAP
+
+    files = f"{ws.root}/events/project={project}/*/*.parquet"
+    maps = [str(ws.root / f.path) for f in ws.catalog.live_files(MAP, project)]
+    idmap = f"file('{maps[0]}', Parquet)" if len(maps) == 1 else None
+    if idmap is None:
+        raise SystemExit("the benchmark workspace must have one identity map file")
+    conds = ", ".join(f"event = '{s}'" for s in STEPS)
+    q = (f"SELECT level, count() FROM (SELECT person, windowFunnel(86400000000)("
+         f"toUInt64(toUnixTimestamp64Micro(timestamp)), {conds}) AS level FROM ("
+         f"SELECT coalesce(mu.person_id, ma.person_id, e.user_id, e.anonymous_id) AS person, "
+         f"e.timestamp AS timestamp, e.event AS event FROM file('{files}', Parquet) e "
+         f"LEFT JOIN (SELECT id, person_id FROM {idmap} WHERE id_type = 'user_id') mu "
+         f"ON mu.id = e.user_id "
+         f"LEFT JOIN (SELECT id, person_id FROM {idmap} WHERE id_type = 'anonymous_id') ma "
+         f"ON ma.id = e.anonymous_id) GROUP BY person) GROUP BY level ORDER BY level "
+         "SETTINGS join_use_nulls = 1")
+    seconds, res = timed(lambda: chdb.query(q, "CSV").data(), repeat=2)
+    levels = {int(a): int(b) for a, b in (line.split(",") for line in res.strip().splitlines())}
+    return {"seconds": seconds, "persons_per_level": {k: v for k, v in levels.items() if k}}
 
 
 def bench_chdb(path: Path) -> dict[str, Any]:
@@ -214,10 +304,31 @@ def bench_pm4py(path: Path, target: Path) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=10_000_000)
-    ap.add_argument("--only", default="funnel,e2e,chdb,dfg,pm4py,paths,retention")
+    ap.add_argument("--only", default="funnel,chdb,dfg,pm4py,paths,retention",
+                    help="kernel benchmarks (funnel, chdb, dfg, pm4py, paths, retention); "
+                         "'none' for only --workspace")
+    ap.add_argument("--workspace", type=Path,
+                    help="end to end through the public API on this workspace (built with "
+                         "journeys_workspace.py from --events if it does not exist)")
+    ap.add_argument("--cold", action="store_true",
+                    help="with --workspace: also time each analysis without the cache")
+    ap.add_argument("--no-comparators", action="store_true",
+                    help="with --workspace: skip chdb and pm4py")
     ap.add_argument("--pm4py-dir", type=Path, default=Path(tempfile.gettempdir()) / "cxlens-pm4py")
     args = ap.parse_args()
-    only = set(args.only.split(","))
+    report: dict[str, Any] = {"load_average_start": list(os.getloadavg())}
+    if args.workspace is not None:
+        report["workspace"] = bench_workspace(
+            args.workspace, args.events, args.cold,
+            None if args.no_comparators else args.pm4py_dir, not args.no_comparators)
+    only = set(args.only.split(",")) - {"none"}
+    if only:
+        report.update(bench_kernels(args, only))
+    report["load_average_end"] = list(os.getloadavg())
+    print(json.dumps(report, indent=1, default=str))
+
+
+def bench_kernels(args: argparse.Namespace, only: set[str]) -> dict[str, Any]:
     t = time.perf_counter()
     data = generate(args.events)
     print(f"generated {data.num_rows:,} events of "
@@ -226,15 +337,12 @@ def main() -> None:
     report: dict[str, Any] = {"events": data.num_rows}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.parquet"
-        if only & {"e2e", "chdb", "pm4py"}:
+        if only & {"chdb", "pm4py"}:
             pq.write_table(data, path)
-        if "funnel" in only or "e2e" in only:
+        if "funnel" in only:
             report["funnel"] = bench_funnel(data)
-            spec = report["funnel"].pop("spec")
+            report["funnel"].pop("spec")
             print("funnel", report["funnel"], flush=True)
-            if "e2e" in only:
-                report["funnel_e2e"] = bench_funnel_e2e(path, spec)
-                print("funnel e2e", report["funnel_e2e"], flush=True)
         if "chdb" in only:
             report["chdb_windowFunnel"] = bench_chdb(path)
             print("chdb", report["chdb_windowFunnel"], flush=True)
@@ -262,7 +370,7 @@ def main() -> None:
     for key in ("dfg", "pm4py"):
         if key in report:
             report[key].pop("dfg", None)
-    print(json.dumps(report, indent=1, default=str))
+    return report
 
 
 if __name__ == "__main__":

@@ -33,6 +33,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 
 @pytest.fixture(scope="module")
 def engines(shop: Workspace, spark: Any) -> tuple[DuckDBEngine, SparkEngine]:
+    from cxlens.engines import sequences
+
+    # DuckDB answers from the sequence cache where it can (tests/journeys/test_sequences.py
+    # shows the cache equals DuckDB's SQL path), so Spark is compared with both paths
+    sequences.build(shop, "shop")
     return DuckDBEngine(shop, "shop"), SparkEngine(spark, shop, "shop", partitions=3)
 
 

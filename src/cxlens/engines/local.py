@@ -62,9 +62,22 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, ws: Workspace, project: str | None = None) -> None:
+    def __init__(self, ws: Workspace, project: str | None = None, *,
+                 sequences: bool = True) -> None:
         self.ws = ws
         self.project = project
+        #: answer from the project's sequence cache when it is current (engines/sequences.py)
+        self.sequences = sequences
+
+    def _cached(self, prep: Prepared | None = None) -> Any:
+        """The current sequence cache if it can answer ``prep``, else None (SQL path)."""
+        if not self.sequences:
+            return None
+        from cxlens.engines import sequences
+
+        if prep is not None and not sequences.servable(prep):
+            return None
+        return sequences.load(self.ws, self.project or self.ws.default_project)
 
     def _with_view(self, fn: Any) -> Any:
         def body(rel: duckdb.DuckDBPyRelation) -> Any:
@@ -106,12 +119,23 @@ class DuckDBEngine:
             self.ws.con.unregister(name)
 
     def run(self, prep: Prepared, kernel: Kernel, out_schema: pa.Schema) -> pa.Table:
+        seq = self._cached(prep)
+        if seq is not None:
+            from cxlens.engines import sequences
+
+            return sequences.run(seq, self.ws, prep, kernel, out_schema)
         table = self.prepare(prep)
         if table.num_rows == 0:
             return out_schema.empty_table()
         return kernel(table).cast(out_schema)
 
     def distinct(self, expr: Expr, limit: int = 10_000) -> list[str]:
+        seq = self._cached(Prepared(strings=(("v", expr),)))
+        if seq is not None:
+            from cxlens.engines import sequences
+
+            return sequences.distinct(seq, self.ws, expr, limit)
+
         def fetch(view: str) -> list[str]:
             params: list[Any] = []
             text = to_sql(expr, params)

@@ -18,6 +18,8 @@ def person_starts(person: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if n == 0:
         return np.zeros(1, dtype=np.int64)
     arr = person.combine_chunks() if isinstance(person, pa.ChunkedArray) else person
+    if pa.types.is_dictionary(arr.type):  # person codes (engines/sequences.py)
+        arr = arr.indices
     changed = pc.not_equal(arr.slice(1), arr.slice(0, n - 1))
     flags = np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool)
     idx = np.flatnonzero(flags).astype(np.int64) + 1
@@ -27,10 +29,27 @@ def person_starts(person: pa.ChunkedArray | pa.Array) -> np.ndarray:
 def encode(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """int32 codes (-1 for null) and the dictionary of distinct strings."""
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_dictionary(arr.type):
+        return _recode(arr)
     enc = pc.dictionary_encode(arr)
     codes = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False),
                        dtype=np.int32)
     return codes, enc.dictionary
+
+
+def _recode(arr: pa.DictionaryArray) -> tuple[np.ndarray, pa.Array]:
+    """What ``dictionary_encode`` gives for the decoded strings, without decoding them:
+    the values that occur, numbered in order of first appearance (the dictionary's
+    values must be distinct)."""
+    idx = np.asarray(pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False),
+                     dtype=np.int64)
+    valid = idx >= 0
+    seen, first = np.unique(idx[valid], return_index=True)
+    order = np.argsort(np.flatnonzero(valid)[first], kind="stable")
+    remap = np.full(len(arr.dictionary) + 1, -1, dtype=np.int32)
+    remap[seen[order]] = np.arange(len(order), dtype=np.int32)
+    codes = remap[idx]  # idx -1 lands on the last entry, which stays -1
+    return codes, arr.dictionary.take(pa.array(seen[order]))
 
 
 def int64_column(table: pa.Table, name: str) -> np.ndarray:
