@@ -312,15 +312,16 @@ def main() -> None:
                          "journeys_workspace.py from --events if it does not exist)")
     ap.add_argument("--cold", action="store_true",
                     help="with --workspace: also time each analysis without the cache")
-    ap.add_argument("--no-comparators", action="store_true",
-                    help="with --workspace: skip chdb and pm4py")
+    ap.add_argument("--comparators", default="chdb,pm4py",
+                    help="with --workspace: which comparators to run ('none' for none)")
     ap.add_argument("--pm4py-dir", type=Path, default=Path(tempfile.gettempdir()) / "cxlens-pm4py")
     args = ap.parse_args()
     report: dict[str, Any] = {"load_average_start": list(os.getloadavg())}
     if args.workspace is not None:
+        comparators = set(args.comparators.split(","))
         report["workspace"] = bench_workspace(
             args.workspace, args.events, args.cold,
-            None if args.no_comparators else args.pm4py_dir, not args.no_comparators)
+            args.pm4py_dir if "pm4py" in comparators else None, "chdb" in comparators)
     only = set(args.only.split(",")) - {"none"}
     if only:
         report.update(bench_kernels(args, only))

@@ -37,19 +37,30 @@ def encode(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     return codes, enc.dictionary
 
 
+@nb.njit(cache=True, nogil=True)
+def _first_seen(idx: np.ndarray, size: int) -> np.ndarray:
+    """Per dictionary code, the first row using it (-1: unused); -1 rows are nulls."""
+    first = np.full(size, -1, dtype=np.int64)
+    for i in range(idx.shape[0]):
+        k = idx[i]
+        if k >= 0 and first[k] < 0:
+            first[k] = i
+    return first
+
+
 def _recode(arr: pa.DictionaryArray) -> tuple[np.ndarray, pa.Array]:
     """What ``dictionary_encode`` gives for the decoded strings, without decoding them:
     the values that occur, numbered in order of first appearance (the dictionary's
     values must be distinct)."""
     idx = np.asarray(pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False),
-                     dtype=np.int64)
-    valid = idx >= 0
-    seen, first = np.unique(idx[valid], return_index=True)
-    order = np.argsort(np.flatnonzero(valid)[first], kind="stable")
+                     dtype=np.int32)
+    first = _first_seen(idx, len(arr.dictionary))
+    seen = np.flatnonzero(first >= 0)
+    seen = seen[np.argsort(first[seen], kind="stable")]
     remap = np.full(len(arr.dictionary) + 1, -1, dtype=np.int32)
-    remap[seen[order]] = np.arange(len(order), dtype=np.int32)
+    remap[seen] = np.arange(len(seen), dtype=np.int32)
     codes = remap[idx]  # idx -1 lands on the last entry, which stays -1
-    return codes, arr.dictionary.take(pa.array(seen[order]))
+    return codes, arr.dictionary.take(pa.array(seen))
 
 
 def int64_column(table: pa.Table, name: str) -> np.ndarray:
