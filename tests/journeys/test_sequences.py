@@ -80,6 +80,8 @@ def test_every_analysis_from_the_cache_equals_the_sql_path(shop: Workspace) -> N
     # the facet-only analyses are served by the cache, a property filter is not
     assert sequences.servable(funnels._prepared(funnels.spec_from_dict(FUNNELS[0])))
     assert not sequences.servable(funnels._prepared(funnels.spec_from_dict(FUNNELS[-1])))
+    by_persona = funnels.spec_from_dict({**FUNNELS[0], "breakdown": "persona"})
+    assert not sequences.servable(funnels._prepared(by_persona))  # a join: the SQL path
     assert_cache_answers_like_sql(shop, "shop")
     engine = DuckDBEngine(shop, "shop")
     assert engine.distinct(paths.ITEM) == DuckDBEngine(shop, "shop", sequences=False).distinct(
@@ -123,6 +125,17 @@ def test_any_change_makes_the_cache_stale_and_answers_stay_right(tmp_path: Path)
     sequences.build(ws, "shop")
     after = funnels.funnel(DuckDBEngine(ws, "shop"), spec)
     assert person not in after.persons.column("person").to_pylist()
+    assert_cache_answers_like_sql(ws, "shop")
+
+    # a person who denies analytics consent leaves the cached answers as the SQL ones
+    other = next(p for p in after.persons.column("person").to_pylist() if p != person)
+    ws.append(journeys({other: [{"at": "2024-03-02 10:00", "event": "Consent Updated",
+                                 "properties": {"analytics": "denied"}}]}),
+              source="test", project="shop")
+    assert sequences.load(ws, "shop") is None
+    sequences.build(ws, "shop")
+    denied = funnels.funnel(DuckDBEngine(ws, "shop"), spec)
+    assert other not in denied.persons.column("person").to_pylist()
     assert_cache_answers_like_sql(ws, "shop")
 
     # compaction rewrites files: stale again, same answers after the rebuild

@@ -114,13 +114,28 @@ def info(
 
 
 @app.command()
-def compact(project: ProjectOpt = None, json: JsonOpt = False) -> None:
+def compact(
+    project: ProjectOpt = None,
+    sequences: Annotated[bool, typer.Option(
+        "--sequences/--no-sequences",
+        help="Then build each project's sequence cache for fast journey analyses.")] = True,
+    json: JsonOpt = False,
+) -> None:
     """Merge small files and sort each partition by person and time (safe while others read)."""
+    from cxlens.engines import sequences as seq
+
     ws = open_workspace()
     res = ws.compact(project)
+    built: list[dict[str, Any]] = []
+    if sequences:
+        for name in [project] if project else ws.projects():
+            try:
+                built.append(seq.build(ws, name))
+            except seq.SequenceCacheError as exc:
+                built.append({"project": name, "built": False, "error": str(exc)})
     ws.close()
     doc = {"partitions": res.partitions, "files_before": res.files_before,
-           "files_after": res.files_after, "rows": res.rows}
+           "files_after": res.files_after, "rows": res.rows, "sequences": built}
     if json:
         emit_json(doc)
     else:
@@ -128,3 +143,7 @@ def compact(project: ProjectOpt = None, json: JsonOpt = False) -> None:
             f"compacted {res.partitions} partitions: {res.files_before} files -> "
             f"{res.files_after}, {res.rows:,} events"
         )
+        for b in built:
+            if b.get("built"):
+                console.print(f"sequence cache of {b['project']}: {b['rows']:,} events, "
+                              f"{b['seconds']:.1f} s")
