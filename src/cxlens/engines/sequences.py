@@ -140,7 +140,7 @@ def build(ws: Any, project: str | None = None) -> dict[str, Any]:
         return {"project": project, "built": False, "seconds": 0.0}
     engine = DuckDBEngine(ws, project, sequences=False)
 
-    def fetch(view: str) -> tuple[pa.Table, pa.Table]:
+    def fetch(view: str) -> tuple[pa.Table, dict[str, np.ndarray], pa.Array]:
         con = ws.con
         params: list[Any] = []
         facets = _facet_sql(params)
@@ -153,57 +153,84 @@ def build(ws: Any, project: str | None = None) -> dict[str, Any]:
                               f"FROM {raw_view})", params=params).to_arrow_table()
         finally:
             con.execute(f"DROP VIEW IF EXISTS {raw_view}").fetchall()
+        classes = _sorted_classes(classes)
+        hashes = _u64(classes, "h")
         rparams: list[Any] = []
         person = to_sql(PERSON_KEY, rparams)
-        rows = con.sql(
-            f"SELECT hash(person) AS ph, hash(person, 1) AS ph2, ts, hash({names}) AS h, "
-            f"hash(event_id) AS eh, person FROM (SELECT {person} AS person, "
+        reader = con.sql(
+            f"SELECT hash(person) AS ph, CAST(hash(person, 1) >> 32 AS UINTEGER) AS ph2, ts, "
+            f"hash({names}) AS h, hash(event_id) AS eh, person FROM (SELECT {person} AS person, "
             f"epoch_us(timestamp) AS ts, event_id, {_facet_sql(rparams)} FROM {view} "
-            f"WHERE {person} IS NOT NULL)", params=rparams).to_arrow_table()
-        return classes, rows
+            f"WHERE {person} IS NOT NULL)", params=rparams).to_arrow_reader(1 << 22)
+        # streamed batch by batch: the person id strings are kept once per batch and
+        # person, not once per event (they would be most of the memory)
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ph", "ph2", "ts", "cls", "eh")}
+        ids_ph: list[np.ndarray] = []
+        ids: list[pa.Array] = []
+        for batch in reader:
+            ph = _u64(batch, "ph")
+            parts["ph"].append(ph)
+            parts["ph2"].append(np.asarray(batch.column("ph2").to_numpy(), dtype=np.uint32))
+            parts["ts"].append(_i64(batch, "ts"))
+            parts["cls"].append(_class_codes(hashes, _u64(batch, "h")))
+            parts["eh"].append(_u64(batch, "eh"))
+            uniq, first = np.unique(ph, return_index=True)
+            ids_ph.append(uniq)
+            ids.append(batch.column("person").take(pa.array(first)))
+        arrays = {k: (np.concatenate(v) if v else np.zeros(0, dtype=np.uint64))
+                  for k, v in parts.items()}
+        all_ph = np.concatenate(ids_ph) if ids_ph else np.zeros(0, dtype=np.uint64)
+        uniq, first = np.unique(all_ph, return_index=True)
+        strings = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
+        arrays["id_ph"] = uniq
+        return classes, arrays, strings.take(pa.array(first))
 
-    classes, data = engine._with_view(fetch)
-    classes, cls = _classes(classes, data)
-    ph = _u64(data, "ph")
-    ts = _i64(data, "ts")
+    classes, arr, id_strings = engine._with_view(fetch)
+    ph, ts, cls, eh = arr["ph"], arr["ts"], arr["cls"].astype(np.int32), arr["eh"]
     rank = _event_rank(classes)[cls]
-    eh = _u64(data, "eh")
     order = seqsort.sort_rows(ph, ts, rank, eh)
-    ph, ts, cls, rank = ph[order], ts[order], cls[order], rank[order]
-    if not seqsort.same_within(ph, _u64(data, "ph2")[order]):
+    ph, ts, rank = ph[order], ts[order], rank[order]
+    if not seqsort.same_within(ph, arr["ph2"][order]):
         raise SequenceCacheError("two persons share a 64-bit hash; cannot cache")
     ties = seqsort.tie_groups(ph, ts, rank)
     if len(ties):
-        order = _order_ties(engine, order, ties, ph, ts, _u64(data, "eh"))
-        cls = _classes(classes, data)[1][order]
+        order = _order_ties(engine, order, ties, ph, ts, eh)
+    cls = cls[order]
+    id_ph = arr["id_ph"]
+    del arr, rank, eh
     person = seqsort.run_codes(ph)
     starts = np.flatnonzero(np.diff(person, prepend=-1))
-    person_ids = data.column("person").combine_chunks().take(pa.array(order[starts]))
-    del data
+    person_ids = id_strings.take(pa.array(np.searchsorted(id_ph, ph[starts])))
     return _install(ws, project, key, classes, person, ts, cls, person_ids, started)
 
 
-def _u64(table: pa.Table, name: str) -> np.ndarray:
-    return np.asarray(table.column(name).combine_chunks().to_numpy(), dtype=np.uint64)
+def _column(table: pa.Table | pa.RecordBatch, name: str) -> Any:
+    col = table.column(name)
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
 
-def _i64(table: pa.Table, name: str) -> np.ndarray:
-    return np.asarray(table.column(name).combine_chunks().to_numpy(), dtype=np.int64)
+def _u64(table: pa.Table | pa.RecordBatch, name: str) -> np.ndarray:
+    return np.asarray(_column(table, name).to_numpy(zero_copy_only=False), dtype=np.uint64)
 
 
-def _classes(classes: pa.Table, data: pa.Table) -> tuple[pa.Table, np.ndarray]:
-    """Classes sorted by hash, and each row's class code."""
-    hashes = np.asarray(classes.column("h").to_numpy(), dtype=np.uint64)
+def _i64(table: pa.Table | pa.RecordBatch, name: str) -> np.ndarray:
+    return np.asarray(_column(table, name).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _sorted_classes(classes: pa.Table) -> pa.Table:
+    """The class table sorted by hash (a class's code is its row)."""
+    hashes = _u64(classes, "h")
     order = np.argsort(hashes)
-    hashes = hashes[order]
-    classes = classes.take(pa.array(order))
-    if len(hashes) > 1 and (np.diff(hashes) == 0).any():
+    if len(hashes) > 1 and (np.diff(hashes[order]) == 0).any():
         raise SequenceCacheError("two event classes share a 64-bit hash; cannot cache")
-    row_h = _u64(data, "h")
+    return classes.take(pa.array(order))
+
+
+def _class_codes(hashes: np.ndarray, row_h: np.ndarray) -> np.ndarray:
     cls = np.searchsorted(hashes, row_h).astype(np.int32)
     if len(cls) and (cls.max(initial=0) >= len(hashes) or (hashes[cls] != row_h).any()):
         raise SequenceCacheError("an event's class is missing from the class table")
-    return classes, cls
+    return cls
 
 
 def _event_rank(classes: pa.Table) -> np.ndarray:
