@@ -44,3 +44,22 @@ def test_spark_counts_the_same_resolved_persons(ws: Workspace, spark) -> None:  
     duck = funnel(DuckDBEngine(ws), SPEC, check=False)
     on_spark = funnel(SparkEngine(spark, ws), SPEC, check=False)
     assert [s.persons for s in on_spark.steps] == [s.persons for s in duck.steps] == [1, 1, 1]
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_spark_sees_persons_joined_by_an_incremental_resolve(ws: Workspace, spark) -> None:  # type: ignore[no-untyped-def]
+    """The second resolve only appends the touched persons to the id map (a delta file):
+    Spark must read it as DuckDB does, or the phone would stay a person of its own."""
+    from cxlens.engines.spark import SparkEngine
+    from cxlens.identity.idmap import DELTA
+
+    first, later = LENA["lena"][1:3], [LENA["lena"][0], *LENA["lena"][3:]]
+    ws.append(journeys({"lena": first}), source="test")
+    resolve(ws)
+    ws.append(journeys({"lena": later}), source="test")
+    resolve(ws)
+    assert ws.catalog.live_files(DELTA, ws.default_project), "the second resolve wrote a delta"
+    duck = funnel(DuckDBEngine(ws), SPEC, check=False)
+    on_spark = funnel(SparkEngine(spark, ws), SPEC, check=False)
+    assert [s.persons for s in on_spark.steps] == [s.persons for s in duck.steps] == [1, 1, 1]

@@ -182,15 +182,17 @@ def with_person(spark: Any, ws: Workspace, df: Any, project: str | None = None) 
     id's person first, then the anonymous id's, else the id itself."""
     from pyspark.sql import functions as F
 
-    from cxlens.identity.resolve import MAP
+    from cxlens.identity.idmap import DELTA, MAP
 
     if not df.columns:
         return df
-    files = [str(ws.root / f.path) for f in ws.catalog.live_files(MAP, project or ws.default_project)]
+    project = project or ws.default_project
+    base = [str(ws.root / f.path) for f in ws.catalog.live_files(MAP, project)]
+    deltas = [str(ws.root / f.path) for f in ws.catalog.live_files(DELTA, project)]
     fallback = F.coalesce(F.col("user_id"), F.col("anonymous_id"))
-    if not files:
+    if not base and not deltas:
         return df.withColumn("person_id", fallback)
-    ids = spark.read.parquet(*files).select("id_type", "id", "person_id")
+    ids = current_id_map(spark, base, deltas)
     by_user = ids.where(F.col("id_type") == "user_id").select(
         F.col("id").alias("_mu_id"), F.col("person_id").alias("_mu_person"))
     by_anon = ids.where(F.col("id_type") == "anonymous_id").select(
@@ -202,6 +204,25 @@ def with_person(spark: Any, ws: Workspace, df: Any, project: str | None = None) 
     person = F.coalesce(F.col("_mu_person"), F.col("_ma_person"), fallback)
     return joined.withColumn("person_id", person).drop(
         "_mu_id", "_mu_person", "_ma_id", "_ma_person")
+
+
+def current_id_map(spark: Any, base: list[str], deltas: list[str]) -> Any:
+    """The id map as ``cxlens.identity.idmap.source`` reads it: per id the row of the
+    newest delta generation, else the base file's row."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    cols = ("id_type", "id", "person_id")
+    if not deltas:
+        return spark.read.parquet(*base).select(*cols)
+    newest = Window.partitionBy("id_type", "id").orderBy(F.col("gen").desc())
+    latest = (spark.read.parquet(*deltas).withColumn("_rank", F.row_number().over(newest))
+              .where(F.col("_rank") == 1).select(*cols))
+    if not base:
+        return latest
+    kept = spark.read.parquet(*base).select(*cols).join(
+        latest.select("id_type", "id"), ["id_type", "id"], "left_anti")
+    return kept.unionByName(latest)
 
 
 def honour_consent(df: Any, purpose: str = "analytics") -> Any:
