@@ -93,10 +93,40 @@ def _site_kind(host: str) -> str:
 
 
 def _host(url: str) -> str:
-    """The lower-cased host of a URL. One regex: a chain of split_part calls is as fast to
-    run but DuckDB's planning time doubles with every nesting level."""
-    pattern = _lit(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://(?:[^@/]*@)?([^/:?#]+)")
-    return f"lower(regexp_extract(coalesce({url}, ''), {pattern}, 1))"
+    """The lower-cased host of a URL. One regex that RE2 runs one-pass (the authority up to
+    the first / ? #: no capture can end in two places), then userinfo and port are cut off
+    with plain string functions. A regex that skipped the userinfo itself could not run
+    one-pass and was 3x slower; a chain of split_part calls alone is as fast to run but
+    DuckDB's planning time doubles with every nesting level."""
+    pattern = _lit(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://([^/?#]*)")
+    auth = f"regexp_extract(coalesce({url}, ''), {pattern}, 1)"
+    return (f"lower(split_part(CASE WHEN contains({auth}, '@') THEN split_part({auth}, '@', -1)"
+            f" ELSE {auth} END, ':', 1))")
+
+
+#: Optional typed inputs of the classification an importer may pass to ``Workspace.append``
+#: next to ``context`` (which must hold the same values): campaign source, medium and
+#: name, page url and referrer, click ids (as JSON). They spare the JSON parse per row;
+#: they are never stored.
+CHANNEL_INPUT_COLUMNS: Final = (
+    "_channel_source", "_channel_medium", "_channel_campaign", "_channel_url",
+    "_channel_referrer", "_channel_click_ids",
+)
+#: where the context JSON holds them
+CHANNEL_INPUT_PATHS: Final = (
+    "campaign.source", "campaign.medium", "campaign.name", "page.url", "page.referrer",
+    "click_ids",
+)
+#: the same inputs as the layers name them
+_INPUTS: Final = tuple(f"_cf{i}" for i in range(1, 7))
+#: substrings that betray a click id in a URL or in the click_ids object
+CLICK_MARKERS: Final = ("clid", "clkid", "braid", "li_fat_id", "epik")
+
+
+def maybe_click_id(url: str, click_ids: str) -> str:
+    """A cheap test: could this URL or click_ids JSON hold a click id?"""
+    tests = [f"contains({s}, {_lit(c)})" for s in (url, click_ids) for c in CLICK_MARKERS]
+    return "coalesce(" + " OR ".join(tests) + ", false)"
 
 
 def channel_layers(context: str = "context") -> list[list[str]]:
@@ -108,26 +138,30 @@ def channel_layers(context: str = "context") -> list[list[str]]:
         "'$.campaign.name', '$.page.url', '$.page.referrer', '$.click_ids'])"
     )
     first = [f"{fields} AS _cf"]
-    clicks = "coalesce(_cf[4], '') || ' ' || coalesce(_cf[6], '')"
+    unpack = [f"_cf[{i + 1}] AS {name}" for i, name in enumerate(_INPUTS)]
+    return [first, unpack, *input_layers()]
+
+
+def input_layers() -> list[list[str]]:
+    """The layers over the six inputs ``_cf1`` .. ``_cf6`` (see CHANNEL_INPUT_COLUMNS)."""
+    src, med, camp, url, ref, ids = _INPUTS
+    clicks = f"coalesce({url}, '') || ' ' || coalesce({ids}, '')"
     every_click = _CLICK_PAID_SEARCH + _CLICK_DISPLAY + _CLICK_PAID_SOCIAL
     # cheap substring tests first; the regex runs only on the rare rows with a click id
-    maybe_click = " OR ".join(
-        f"contains({clicks}, {_lit(c)})" for c in ("clid", "clkid", "braid", "li_fat_id", "epik")
-    )
     click_re = _lit('[?&"](' + "|".join(every_click) + ')["=]')
     second = [
-        "lower(_cf[1]) AS _c_src",
-        "lower(_cf[2]) AS _c_med",
-        "lower(coalesce(_cf[3], '')) AS _c_camp",
-        f"{_host('_cf[5]')} AS _c_ref",
-        f"{_host('_cf[4]')} AS _c_host",
-        f"CASE WHEN {maybe_click} THEN regexp_extract({clicks}, {click_re}, 1) ELSE '' END"
-        " AS _c_click",
+        f"lower({src}) AS _c_src",
+        f"lower({med}) AS _c_med",
+        f"lower(coalesce({camp}, '')) AS _c_camp",
+        f"{_host(ref)} AS _c_ref",
+        f"{_host(url)} AS _c_host",
+        f"CASE WHEN {maybe_click_id(url, ids)} THEN regexp_extract({clicks}, {click_re}, 1)"
+        " ELSE '' END AS _c_click",
     ]
     # the site kinds are computed once here: inlined into every CASE branch that needs
     # them they made the expression (and DuckDB's planning time) many times larger
     third = [f"{_site_kind('_c_src')} AS _c_src_kind", f"{_site_kind('_c_ref')} AS _c_ref_kind"]
-    return [first, second, third]
+    return [second, third]
 
 
 def channel_from_layers(context: str = "context", type_col: str = "type") -> str:
@@ -164,6 +198,8 @@ def channel_from_layers(context: str = "context", type_col: str = "type") -> str
     rh, uh = "_c_ref", "_c_host"
     return f"""(CASE
         WHEN {context} IS NULL THEN NULL
+        WHEN {type_col} NOT IN ('page', 'screen') AND {src} IS NULL AND {med} IS NULL
+             AND {click} = '' THEN NULL
         WHEN {src} IS NOT NULL OR {med} IS NOT NULL THEN (CASE {with_utm} ELSE 'unassigned' END)
         WHEN {click} IN ({in_list(_CLICK_PAID_SEARCH)}) THEN 'paid_search'
         WHEN {click} IN ({in_list(_CLICK_DISPLAY)}) THEN 'display'

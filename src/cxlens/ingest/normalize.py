@@ -11,7 +11,13 @@ import re
 from typing import Final
 
 from cxlens.errors import ConfigError
-from cxlens.ingest.channels import channel_from_layers, channel_layers
+from cxlens.ingest.channels import (
+    CHANNEL_INPUT_COLUMNS,
+    channel_from_layers,
+    channel_layers,
+    input_layers,
+    maybe_click_id,
+)
 from cxlens.model.events import FILE_SCHEMA
 
 _ACQUISITION_MARKERS: Final = ('"campaign"', "clid", "clkid", "braid", "li_fat_id", "epik")
@@ -78,22 +84,39 @@ def normalize_sql(columns: set[str], relation: str) -> tuple[str, int]:
         if "type" in columns else "'track' AS \"type\""
     )
     project = "CAST(project AS VARCHAR)" if "project" in columns else "CAST(NULL AS VARCHAR)"
+    typed_inputs = set(CHANNEL_INPUT_COLUMNS) <= columns
+    if typed_inputs:
+        base_items += [f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in CHANNEL_INPUT_COLUMNS]
     source = f"(SELECT {', '.join(base_items)}, {project} AS _project FROM {relation})"
 
     channel = "channel"
     if "context" in columns:
-        first, *rest = channel_layers("context")
         # Only page/screen views and events that carry campaign parameters or click ids
-        # are classified (GA4 attributes the rest to the session); cheap substring tests
-        # keep the JSON parse and the host extraction off every other row.
-        skip = (
-            "channel IS NOT NULL OR NOT (type IN ('page', 'screen')"
-            + "".join(f" OR contains(context, '{marker}')" for marker in _ACQUISITION_MARKERS)
-            + ")"
-        )
-        first = [f"CASE WHEN {skip} THEN NULL ELSE {item.rsplit(' AS ', 1)[0]} END AS "
-                 f"{item.rsplit(' AS ', 1)[1]}" for item in first]
-        for layer in [first, *rest]:
+        # are classified (GA4 attributes the rest to the session); cheap tests keep the
+        # JSON parse and the host extraction off every other row.
+        if typed_inputs:
+            # the importer passed the inputs as columns: no JSON to parse at all
+            src, med, _, url, _, ids = CHANNEL_INPUT_COLUMNS
+            # a CASE, not AND/OR: DuckDB evaluates every operand of AND/OR on every row,
+            # but a CASE branch only on the rows that reach it
+            todo = (f"CASE WHEN channel IS NOT NULL THEN false WHEN type IN ('page', 'screen')"
+                    f" OR {src} IS NOT NULL OR {med} IS NOT NULL THEN true"
+                    f" ELSE {maybe_click_id(url, ids)} END")
+            source = f"(SELECT *, {todo} AS _c_todo FROM {source})"
+            first = [f'CASE WHEN _c_todo THEN "{c}" END AS _cf{i + 1}'
+                     for i, c in enumerate(CHANNEL_INPUT_COLUMNS)]
+            layers = [first, *input_layers()]
+        else:
+            json_first, *rest = channel_layers("context")
+            skip = (
+                "channel IS NOT NULL OR NOT (type IN ('page', 'screen')"
+                + "".join(f" OR contains(context, '{marker}')" for marker in _ACQUISITION_MARKERS)
+                + ")"
+            )
+            json_first = [f"CASE WHEN {skip} THEN NULL ELSE {item.rsplit(' AS ', 1)[0]} END AS "
+                          f"{item.rsplit(' AS ', 1)[1]}" for item in json_first]
+            layers = [json_first, *rest]
+        for layer in layers:
             source = f"(SELECT *, {', '.join(layer)} FROM {source})"
         channel = f"coalesce(channel, {channel_from_layers('context', 'type')})"
 

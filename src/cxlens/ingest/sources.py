@@ -28,6 +28,13 @@ _DEC_RE: Final = r"-?(0|[1-9][0-9]{0,14})\.[0-9]{1,12}"
 _SAMPLE_ROWS: Final = 20_000
 
 
+def is_numeric(dtype: str) -> bool:
+    """A DuckDB column type that casts to DOUBLE without fail."""
+    dtype = dtype.upper()
+    return dtype in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT",
+                     "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT") or dtype.startswith("DECIMAL")
+
+
 def is_gzip(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
@@ -116,6 +123,8 @@ class Source:
         if typ == "string":
             return text
         if typ == "number":
+            if self.kind == "parquet" and is_numeric(self.types[column]):
+                return f"CAST({self.native(column)} AS DOUBLE)"  # no round trip through text
             return f"TRY_CAST({text} AS DOUBLE)"
         if typ == "boolean":
             return f"TRY_CAST({text} AS BOOLEAN)"

@@ -15,10 +15,11 @@ from typing import Final
 import duckdb
 
 from cxlens.errors import ImportError_
+from cxlens.ingest.channels import CHANNEL_INPUT_COLUMNS, CHANNEL_INPUT_PATHS
 from cxlens.ingest.mapping import FieldSpec, Mapping
 from cxlens.ingest.orders import refund_event_sql
 from cxlens.ingest.rejects import Reject
-from cxlens.ingest.sources import Source, check_columns
+from cxlens.ingest.sources import Source, check_columns, is_numeric
 from cxlens.ingest.sqlparts import in_list, json_lit, lit
 from cxlens.model.events import EVENT_TYPES
 
@@ -103,10 +104,12 @@ class _Builder:
         raw = self.src.text(col)
         dtype = self.src.dtype(col).upper()
         fmt = spec.format
+        # a typed column is checked for NULL as it is: formatting every time as text only
+        # to test it for NULL cost more than the rest of the timestamp handling
         if dtype == "TIMESTAMP WITH TIME ZONE":
-            return raw, f"CAST({self.src.native(col)} AS TIMESTAMPTZ)"
+            return self.src.native(col), f"CAST({self.src.native(col)} AS TIMESTAMPTZ)"
         if dtype.startswith("TIMESTAMP") or dtype == "DATE":
-            return raw, f"timezone({tz}, CAST({self.src.native(col)} AS TIMESTAMP))"
+            return self.src.native(col), f"timezone({tz}, CAST({self.src.native(col)} AS TIMESTAMP))"
         if fmt in ("epoch", "epoch_s", "epoch_ms", "epoch_us"):
             scale = {"epoch": 1, "epoch_s": 1, "epoch_ms": 1e3, "epoch_us": 1e6}[fmt]
             return raw, f"to_timestamp(TRY_CAST({raw} AS DOUBLE) / {scale})"
@@ -132,9 +135,10 @@ class _Builder:
         else:
             assert spec.column is not None
             raw = self.src.text(spec.column)
-            dtype = self.src.dtype(spec.column).upper()
-            if dtype in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT") or dtype.startswith("DECIMAL"):
+            if is_numeric(self.src.dtype(spec.column)):
+                # a number column cannot hold a bad number: no text, no check
                 val = f"CAST({self.src.native(spec.column)} AS DOUBLE)"
+                return None, self.when(spec, event, val)
             else:
                 text = raw
                 if spec.decimal == ",":
@@ -176,9 +180,7 @@ class _Builder:
             return f"CAST({remaining_json} AS VARCHAR)"
         return f"CAST({obj} AS VARCHAR)" if obj else "CAST(NULL AS VARCHAR)"
 
-    def context(self) -> str:
-        if not self.m.context:
-            return "CAST(NULL AS VARCHAR)"
+    def _context_tree(self) -> dict[str, object]:
         tree: dict[str, object] = {}
         for path, spec in self.m.context.items():
             node = tree
@@ -189,14 +191,31 @@ class _Builder:
                     raise ImportError_(f"context path {path!r} collides with another context key")
                 node = nxt
             node[parts[-1]] = self.rewritten(spec)
+        return tree
 
-        def render(node: dict[str, object]) -> str:
-            args = []
-            for key, val in node.items():
-                args.append(f"{lit(key)}, {render(val) if isinstance(val, dict) else val}")  # type: ignore[arg-type]
-            return f"json_object({', '.join(args)})"
+    def context(self) -> str:
+        if not self.m.context:
+            return "CAST(NULL AS VARCHAR)"
+        return _json_text(self._context_tree())
 
-        return f"CAST({render(tree) } AS VARCHAR)"
+    def channel_inputs(self) -> dict[str, str] | None:
+        """The channel classification's inputs as typed expressions (the same values the
+        context holds), so the store need not parse the context JSON again; None when
+        the mapping puts something else than plain text at those places."""
+        known = dict(zip(CHANNEL_INPUT_PATHS[:5], CHANNEL_INPUT_COLUMNS[:5], strict=True))
+        if any(k.split(".")[0] in ("page", "campaign") and k not in known for k in self.m.context):
+            return None
+        out = {col: "CAST(NULL AS VARCHAR)" for col in CHANNEL_INPUT_COLUMNS}
+        for path, col in known.items():
+            if path in self.m.context:
+                out[col] = self.rewritten(self.m.context[path])
+        tree = self._context_tree()
+        clicks = tree.get("click_ids")
+        if isinstance(clicks, dict):
+            out[CHANNEL_INPUT_COLUMNS[5]] = _json_text(clicks)
+        elif clicks is not None:
+            out[CHANNEL_INPUT_COLUMNS[5]] = str(clicks)
+        return out
 
     def event_id(self) -> str | None:
         spec = self.m.spec("event_id")
@@ -233,6 +252,9 @@ class _Builder:
             "properties": self.properties(),
             "context": self.context(),
         }
+        inputs = self.channel_inputs() if self.m.context else None
+        if inputs is not None:
+            select.update(inputs)
         outputs = tuple(k for k, v in select.items() if v is not None)
         items = [f"{v} AS \"__cx_{k}\"" for k, v in select.items() if v is not None]
         items.append(f"{ts_raw} AS __cx_ts_raw")
@@ -253,7 +275,7 @@ class _Builder:
         hint = self.m.fields["timestamp"].format
         how = f" with format {hint}" if hint else "; set fields.timestamp.format in the mapping"
         out.append(Check("__cx_timestamp IS NULL", ts_col,
-                         f"'cannot parse ' || __cx_ts_raw || ' as a time' || {lit(how)}"))
+                         f"'cannot parse ' || CAST(__cx_ts_raw AS VARCHAR) || ' as a time' || {lit(how)}"))
         if self.m.requires_person:
             mapped = [f for f in ("user_id", "anonymous_id") if self.m.spec(f) is not None]
             cond = " AND ".join(f'"__cx_{f}" IS NULL' for f in mapped)
@@ -275,6 +297,33 @@ class _Builder:
             out.append(Check("__cx_rev_raw IS NOT NULL AND __cx_revenue IS NULL", r.column or "revenue",
                              "'revenue ' || __cx_rev_raw || ' is not a number'"))
         return out
+
+
+def _json_text(tree: dict[str, object]) -> str:
+    """A nested object of SQL expressions as JSON text."""
+
+    def render(node: dict[str, object]) -> str:
+        args = []
+        for key, val in node.items():
+            args.append(f"{lit(key)}, {render(val) if isinstance(val, dict) else val}")  # type: ignore[arg-type]
+        return f"json_object({', '.join(args)})"
+
+    def render_struct(node: dict[str, object]) -> str:
+        # the same JSON text as nested json_object calls at half the cost: a struct is
+        # serialised once, where each inner json_object is serialised and parsed again
+        items = (f"{lit(k)}: {render_struct(v) if isinstance(v, dict) else v}"  # type: ignore[arg-type]
+                 for k, v in node.items())
+        return "{" + ", ".join(items) + "}"
+
+    def unique_keys(node: dict[str, object]) -> bool:
+        # struct field names are case-insensitive in DuckDB: {'Page': .., 'page': ..}
+        # only works as json_object
+        return len({k.lower() for k in node}) == len(node) and all(
+            unique_keys(v) for v in node.values() if isinstance(v, dict))
+
+    if unique_keys(tree):
+        return f"CAST(to_json({render_struct(tree)}) AS VARCHAR)"
+    return f"CAST({render(tree)} AS VARCHAR)"
 
 
 def build_query(mapping: Mapping, src: Source) -> MappedQuery:

@@ -37,6 +37,7 @@ import pyarrow as pa
 import tomli_w
 
 from cxlens.errors import CxError, WorkspaceError, WorkspaceNotFound
+from cxlens.ingest.channels import CHANNEL_INPUT_COLUMNS
 from cxlens.ingest.normalize import check_project, check_source, normalize_sql
 from cxlens.model.events import EVENTS_SCHEMA, FILE_COLUMNS
 from cxlens.store.catalog import Catalog, FileEntry
@@ -336,7 +337,7 @@ class Workspace:
             except duckdb.Error:
                 # a relation of another connection: stream it in through Arrow
                 con.register("_append_src", data.fetch_arrow_reader())
-        unknown = columns - set(FILE_COLUMNS) - {"project"}
+        unknown = columns - set(FILE_COLUMNS) - {"project"} - set(CHANNEL_INPUT_COLUMNS)
         if unknown:
             raise WorkspaceError(
                 f"unknown event columns {sorted(unknown)}; map them into 'properties' or 'context'"
