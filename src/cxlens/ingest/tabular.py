@@ -305,13 +305,13 @@ def _json_text(tree: dict[str, object]) -> str:
     def render(node: dict[str, object]) -> str:
         args = []
         for key, val in node.items():
-            args.append(f"{lit(key)}, {render(val) if isinstance(val, dict) else val}")  # type: ignore[arg-type]
+            args.append(f"{lit(key)}, {render(val) if isinstance(val, dict) else val}")
         return f"json_object({', '.join(args)})"
 
     def render_struct(node: dict[str, object]) -> str:
         # the same JSON text as nested json_object calls at half the cost: a struct is
         # serialised once, where each inner json_object is serialised and parsed again
-        items = (f"{lit(k)}: {render_struct(v) if isinstance(v, dict) else v}"  # type: ignore[arg-type]
+        items = (f"{lit(k)}: {render_struct(v) if isinstance(v, dict) else v}"
                  for k, v in node.items())
         return "{" + ", ".join(items) + "}"
 
