@@ -39,11 +39,15 @@ import tomli_w
 from cxlens.errors import CxError, WorkspaceError, WorkspaceNotFound
 from cxlens.ingest.channels import CHANNEL_INPUT_COLUMNS
 from cxlens.ingest.normalize import check_project, check_source, normalize_sql
-from cxlens.model.events import EVENTS_SCHEMA, FILE_COLUMNS
+from cxlens.model.events import EVENTS_SCHEMA, FILE_COLUMNS, FILE_SCHEMA
 from cxlens.store.catalog import Catalog, FileEntry
 from cxlens.store.locking import writer_lock
+from cxlens.store.partitions import BATCH_ROWS, write_partitioned
 
 CONFIG_NAME = "cxlens.toml"
+#: what appends write: the file columns, all nullable (as DuckDB's COPY writes them, so
+#: old and new files have one schema for Spark)
+_WRITE_SCHEMA = pa.schema([f.with_nullable(True) for f in FILE_SCHEMA])
 CATALOG_NAME = "catalog.sqlite"
 T = TypeVar("T")
 
@@ -356,20 +360,24 @@ class Workspace:
         # that has some pays for a second, de-duplicating pass. Appends write snappy, the
         # fastest codec to write; compaction rewrites each day with zstd, the smallest.
         try:
-            rows_in = _scalar(
-                con,
-                f"COPY (SELECT {cols}, project, CAST(timestamp AS DATE) AS date FROM ("
+            reader = con.sql(
+                f"SELECT {cols}, project, CAST(timestamp AS DATE) AS date FROM ("
                 f"SELECT * REPLACE (CASE WHEN timestamp IS NULL THEN error("
                 "'an event has no timestamp; every event needs one') ELSE timestamp END"
-                f" AS timestamp) FROM ({norm_sql}))) TO '{out_dir}' (FORMAT parquet, "
-                "COMPRESSION snappy, PARTITION_BY (project, date), "
-                "FILENAME_PATTERN 'part-{uuid}', WRITE_PARTITION_COLUMNS false)",
-                [project, _ts_param(time.time()), source, project],
-            )
-        except duckdb.InvalidInputException as exc:
+                f" AS timestamp) FROM ({norm_sql}))",
+                params=[project, _ts_param(time.time()), source, project],
+            ).to_arrow_reader(BATCH_ROWS)
+            rows_in, _ = write_partitioned(reader, out_dir, _WRITE_SCHEMA)
+        except (duckdb.Error, pa.ArrowException) as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
             if "every event needs one" in str(exc):
                 raise WorkspaceError("an event has no timestamp; every event needs one") from None
+            if isinstance(exc, duckdb.Error):
+                raise
+            # DuckDB's errors reach us through the Arrow stream as Arrow errors
+            raise duckdb.InvalidInputException(str(exc).splitlines()[0]) from None
+        except BaseException:
+            shutil.rmtree(out_dir, ignore_errors=True)
             raise
         finally:
             con.execute("DROP VIEW IF EXISTS _append_ps").fetchall()
@@ -385,8 +393,10 @@ class Workspace:
                 dates = [d for p, d in parts if p == proj]
                 existing += [str(self.root / f.path) for f in self.catalog.files_in("events", proj, dates)]
             new_files = _sql_list([str(p) for p in written])
+            # distinct 64-bit hashes are cheaper to count than distinct strings; a hash
+            # collision only costs the exact de-duplicating pass below, never a row
             dup_sql = (
-                f"SELECT count(*) - count(DISTINCT event_id) FROM read_parquet({new_files})"
+                f"SELECT count(*) - count(DISTINCT hash(event_id)) FROM read_parquet({new_files})"
             )
             if existing:
                 dup_sql = (
