@@ -57,8 +57,10 @@ class _Partition:
 class PartitionWriter:
     """Consumes Arrow batches with the file columns plus ``project`` and ``date``."""
 
-    def __init__(self, out_dir: Path, schema: pa.Schema, compression: str = "snappy") -> None:
+    def __init__(self, out_dir: Path, schema: pa.Schema, compression: str = "snappy",
+                 max_buffered_rows: int = MAX_BUFFERED_ROWS) -> None:
         self.out_dir = out_dir
+        self.max_buffered_rows = max_buffered_rows
         self.schema = schema
         self.columns = schema.names
         self.compression = compression
@@ -75,12 +77,23 @@ class PartitionWriter:
         projects, dates = table.column("project"), table.column("date")
         # DuckDB names the zone Etc/UTC; the files keep the schema's own types
         data = table.select(self.columns).cast(self.schema)
-        if _constant(projects) and _constant(dates):  # the usual case: time-ordered input
-            self._buffer(projects[0].as_py(), dates[0].as_py(), data)
-            return
+        if _constant(projects):
+            # the usual case: one project, rows in time order, so each day is one run of
+            # rows and the batch splits into zero-copy slices
+            project = projects[0].as_py()
+            runs = pc.run_end_encode(dates.combine_chunks())
+            days, ends = runs.values.to_pylist(), runs.run_ends.to_pylist()
+            if len(set(days)) == len(days):
+                start = 0
+                for day, end in zip(days, ends, strict=True):
+                    self._buffer(project, day, data.slice(start, end - start))
+                    start = end
+                return
+        # rows of a partition scattered over the batch: gather them (a copy)
         keys = pa.StructArray.from_arrays(
             [projects.combine_chunks(), dates.combine_chunks()], ["p", "d"])
-        order = pc.sort_indices(pa.table({"p": projects, "d": dates}), [("p", "ascending"), ("d", "ascending")])
+        order = pc.sort_indices(pa.table({"p": projects, "d": dates}),
+                                [("p", "ascending"), ("d", "ascending")])
         runs = pc.run_end_encode(keys.take(order))
         start = 0
         for key, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
@@ -98,7 +111,7 @@ class PartitionWriter:
         self.buffered += data.num_rows
         if part.pending_rows >= ROW_GROUP_ROWS:
             self._flush(part)
-        while self.buffered > MAX_BUFFERED_ROWS:
+        while self.buffered > self.max_buffered_rows:
             self._flush(max(self.parts.values(), key=lambda p: p.pending_rows))
 
     def _flush(self, part: _Partition) -> None:
@@ -138,7 +151,7 @@ def _constant(values: pa.ChunkedArray) -> bool:
 
 def write_partitioned(
     reader: pa.RecordBatchReader, out_dir: Path, schema: pa.Schema,
-    compression: str = "snappy",
+    compression: str = "snappy", max_buffered_rows: int = MAX_BUFFERED_ROWS,
 ) -> tuple[int, list[WrittenFile]]:
     """Drain ``reader`` into partition files under ``out_dir``; returns (rows, files).
     ``schema`` names the columns written and their types (all nullable, as DuckDB writes).
@@ -146,7 +159,7 @@ def write_partitioned(
     The writer thread encodes and compresses (pyarrow releases the GIL) while this
     thread pulls the next batches from DuckDB. An error on either side stops both and
     is raised here; the caller removes ``out_dir``."""
-    writer = PartitionWriter(out_dir, schema, compression)
+    writer = PartitionWriter(out_dir, schema, compression, max_buffered_rows)
     todo: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
     failed: list[BaseException] = []
 
