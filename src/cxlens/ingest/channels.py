@@ -160,7 +160,9 @@ def input_layers() -> list[list[str]]:
     ]
     # the site kinds are computed once here: inlined into every CASE branch that needs
     # them they made the expression (and DuckDB's planning time) many times larger
-    third = [f"{_site_kind('_c_src')} AS _c_src_kind", f"{_site_kind('_c_ref')} AS _c_ref_kind"]
+    # (the referrer's kind is needed in one branch only and is computed there: most
+    # referrers are the site's own pages, internal navigation, which needs no kind)
+    third = [f"{_site_kind('_c_src')} AS _c_src_kind"]
     return [second, third]
 
 
@@ -207,7 +209,7 @@ def channel_from_layers(context: str = "context", type_col: str = "type") -> str
         WHEN {rh} = '' THEN (CASE WHEN {type_col} IN ('page', 'screen') THEN 'direct' ELSE NULL END)
         WHEN {rh} = {uh} OR (length({uh}) > 0 AND (ends_with({rh}, '.' || {uh}) OR ends_with({uh}, '.' || {rh})))
              THEN NULL
-        ELSE (CASE _c_ref_kind
+        ELSE (CASE {_site_kind(rh)}
             WHEN 'email' THEN 'email' WHEN 'shopping' THEN 'organic_shopping'
             WHEN 'video' THEN 'organic_video' WHEN 'social' THEN 'organic_social'
             WHEN 'search' THEN 'organic_search' ELSE 'referral' END)
