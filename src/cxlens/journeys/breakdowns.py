@@ -13,6 +13,7 @@ person's).
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -53,10 +54,18 @@ def split_kernel(kernel: Kernel, schema: pa.Schema) -> Kernel:
     def run(table: pa.Table) -> pa.Table:
         codes, dictionary = encode(table.column(COLUMN))
         labels = dictionary.to_pylist()
+        if len(codes) == 0:
+            return out_schema.empty_table()
+        # one stable sort groups the values and keeps each person's rows in order, so a
+        # many-valued attribute costs one pass, not one filter per value
+        order = np.argsort(codes, kind="stable")
+        codes = codes[order]
+        table = table.take(pa.array(order)).drop_columns([COLUMN])
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(codes)) + 1, [len(codes)]))
         parts: list[pa.Table] = []
-        for code in np.unique(codes):
-            rows = table.filter(pa.array(codes == code)).drop_columns([COLUMN])
-            out = kernel(rows).cast(schema)
+        for lo, hi in pairwise(bounds):
+            code = codes[lo]
+            out = kernel(table.slice(int(lo), int(hi - lo))).cast(schema)
             value = NONE if code < 0 else str(labels[code])
             parts.append(out.append_column("breakdown", pa.repeat(
                 pa.scalar(value, pa.string()), out.num_rows)))
