@@ -102,3 +102,16 @@ def test_spark_leaves_out_the_same_persons(shop: Workspace, spark: Any) -> None:
     b = funnel(SparkEngine(spark, shop, partitions=2), spec, check=False)
     assert a.to_dict() == b.to_dict()
     assert names(shop, set(b.persons.column("person").to_pylist())) == KEPT
+
+
+def test_denied_wins_over_granted_at_the_same_time(ws: Workspace) -> None:
+    """Two decisions in the same microsecond (two tabs, a replayed batch): not analysed,
+    on DuckDB as on Spark."""
+    from cxlens.privacy.consent import denied
+
+    ws.append(journeys({"eva": [*shopper("2024-05-01"),
+                                consent("2024-05-02 08:00", "granted"),
+                                consent("2024-05-02 08:00", "denied")]}), source="test")
+    resolve(ws)
+    assert names(ws, set(denied(ws, None))) == {"eva"}
+    assert analysable_events(ws).aggregate("count(*)").fetchall()[0][0] == 0

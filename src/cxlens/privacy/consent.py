@@ -45,12 +45,17 @@ class ConsentState:
         return st is None or st.state != "denied"
 
 
+# the latest decision per purpose; at equal times 'denied' wins (as on Spark), so a
+# person who clicked both in the same microsecond is not analysed
 _STATES = """
 SELECT person_id, k AS purpose,
-       arg_max(lower(json_extract_string(properties, '$."' || k || '"')), timestamp) AS state,
-       max(timestamp) AS at, arg_max(source, timestamp) AS source
-FROM (SELECT person_id, properties, timestamp, source, unnest(json_keys(properties)) AS k
-      FROM {view} WHERE event = ? AND properties IS NOT NULL)
+       arg_max(st, epoch_us(timestamp) * 2 + CAST(st = 'denied' AS BIGINT)) AS state,
+       max(timestamp) AS at,
+       arg_max(source, epoch_us(timestamp) * 2 + CAST(st = 'denied' AS BIGINT)) AS source
+FROM (SELECT person_id, timestamp, source, k,
+             lower(json_extract_string(properties, '$."' || k || '"')) AS st
+      FROM (SELECT person_id, properties, timestamp, source, unnest(json_keys(properties)) AS k
+            FROM {view} WHERE event = ? AND properties IS NOT NULL))
 GROUP BY person_id, k
 """
 
