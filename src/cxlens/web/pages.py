@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -532,9 +532,11 @@ def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
         return web.cache.get((key, project, snapshot), make)
 
     fmt = Fmt("en")
-    views.graph_charts(ws, project, period, "en", fmt, cache)
-    views.paths_charts(ws, project, None, 4, period, "en", fmt, cache)
-    views.retention_charts(ws, project, "en", fmt, cache=cache)
+    for view in (lambda: views.graph_charts(ws, project, period, "en", fmt, cache),
+                 lambda: views.paths_charts(ws, project, None, 4, period, "en", fmt, cache),
+                 lambda: views.retention_charts(ws, project, "en", fmt, cache=cache)):
+        with suppress(CxError):  # e.g. no orders yet for retention: the page says so
+            view()
     con = queries.connect(ws, project)
     try:
         names = views.event_names(con)
