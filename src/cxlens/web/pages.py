@@ -532,9 +532,11 @@ def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
         return web.cache.get((key, project, snapshot), make)
 
     fmt = Fmt("en")
-    for view in (lambda: views.graph_charts(ws, project, period, "en", fmt, cache),
-                 lambda: views.paths_charts(ws, project, None, 4, period, "en", fmt, cache),
-                 lambda: views.retention_charts(ws, project, "en", fmt, cache=cache)):
+    later: tuple[Callable[[], object], ...] = (
+        lambda: views.graph_charts(ws, project, period, "en", fmt, cache),
+        lambda: views.paths_charts(ws, project, None, 4, period, "en", fmt, cache),
+        lambda: views.retention_charts(ws, project, "en", fmt, cache=cache))
+    for view in later:
         with suppress(CxError):  # e.g. no orders yet for retention: the page says so
             view()
     con = queries.connect(ws, project)
