@@ -36,6 +36,7 @@ PAGES = {
     "data": "/data?days=90",
     "voice": "/voice?days=90",
     "surveys": "/surveys?days=90",
+    "personas": "/personas?days=90",
     "overview_persona": "/?days=90&persona=0",
     "funnels_saved_shape": "/funnels?days=90&step=Product+Viewed&step=Checkout+Started"
                            "&step=Order+Completed&exclude=Ticket+Created&mode=ordered",
