@@ -15,7 +15,8 @@
 
 The same process keeps resolved persons current: every ``[identity] refresh_seconds``
 (default 60, 0 turns it off) it resolves the identities of projects that received events
-since their last resolve (``identity.freshness``), at start-up first.
+since their last resolve (``identity.freshness``), at start-up first, and then rebuilds
+stale sequence caches of the journey analyses (``engines.sequences``).
 
 One asyncio task per server process waits for the next due time and runs the job in a
 thread. With ``--workers N`` each worker would send its own copy, so only the process
@@ -175,13 +176,23 @@ def refresh_seconds(config: Mapping[str, Any]) -> float:
     return float(raw)
 
 
-def refresh_identities(root: Path) -> int:
-    """Resolve every project that received events since its last resolve; how many."""
+def refresh_identities(root: Path, sequences: bool = True) -> int:
+    """Resolve every project that received events since its last resolve (how many),
+    then rebuild the journey analyses' sequence cache of projects where it is stale, so
+    a workspace a collector feeds does not stay on the slow path until the next compact."""
+    from cxlens.engines import sequences as seq
     from cxlens.identity.freshness import refresh
 
     ws = Workspace.open(root)
     try:
-        return sum(refresh(ws, project) is not None for project in ws.projects())
+        n = sum(refresh(ws, project) is not None for project in ws.projects())
+        for project in ws.projects() if sequences else ():
+            if ws.event_files(project):
+                try:
+                    seq.build(ws, project)
+                except seq.SequenceCacheError as exc:  # analyses keep the SQL path
+                    log.warning("sequence cache of %s not built: %s", project, exc.message)
+        return n
     finally:
         ws.close()
 
