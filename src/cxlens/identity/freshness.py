@@ -4,7 +4,7 @@ Every append gets a batch id in the catalog. The identity map is *fresh* for a p
 when it was resolved after the newest event batch of that project; ``refresh`` resolves
 (incrementally) only when it is not. The dashboard, ``cxlens demo`` and the server's
 maintenance loop call it, so the people counted everywhere follow new identify calls
-within a minute, not whenever someone remembers the command.
+within minutes, not whenever someone remembers the command.
 """
 
 from __future__ import annotations

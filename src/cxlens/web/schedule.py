@@ -14,9 +14,8 @@
 ``[alerts] cron`` checks the KPI targets on its own schedule (see ``alerts``).
 
 The same process keeps resolved persons current: every ``[identity] refresh_seconds``
-(default 60, 0 turns it off) it resolves the identities of projects that received events
-since their last resolve (``identity.freshness``), at start-up first, and then rebuilds
-stale sequence caches of the journey analyses (``engines.sequences``).
+(default 300, 0 turns it off) it resolves the identities of projects that received events
+since their last resolve (``identity.freshness``), at start-up first.
 
 One asyncio task per server process waits for the next due time and runs the job in a
 thread. With ``--workers N`` each worker would send its own copy, so only the process
@@ -169,30 +168,23 @@ async def run_forever(root: Path, now: Callable[[], datetime] = lambda: datetime
 
 
 def refresh_seconds(config: Mapping[str, Any]) -> float:
-    raw = (config.get("identity", {}) or {}).get("refresh_seconds", 60)
+    raw = (config.get("identity", {}) or {}).get("refresh_seconds", 300)
     if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
         raise ConfigError(f"[identity] refresh_seconds = {raw!r}: write a number of seconds "
                           "(0 turns the refresh off)", field="identity.refresh_seconds")
     return float(raw)
 
 
-def refresh_identities(root: Path, sequences: bool = True) -> int:
-    """Resolve every project that received events since its last resolve (how many),
-    then rebuild the journey analyses' sequence cache of projects where it is stale, so
-    a workspace a collector feeds does not stay on the slow path until the next compact."""
-    from cxlens.engines import sequences as seq
+def refresh_identities(root: Path) -> int:
+    """Resolve every project that received events since its last resolve; how many.
+    (The journey analyses' sequence cache is not rebuilt here: on a workspace a collector
+    feeds at full speed its build held gigabytes of arrays outside DuckDB's memory limit
+    every round; ``cxlens compact`` builds it.)"""
     from cxlens.identity.freshness import refresh
 
     ws = Workspace.open(root)
     try:
-        n = sum(refresh(ws, project) is not None for project in ws.projects())
-        for project in ws.projects() if sequences else ():
-            if ws.event_files(project):
-                try:
-                    seq.build(ws, project)
-                except seq.SequenceCacheError as exc:  # analyses keep the SQL path
-                    log.warning("sequence cache of %s not built: %s", project, exc.message)
-        return n
+        return sum(refresh(ws, project) is not None for project in ws.projects())
     finally:
         ws.close()
 
