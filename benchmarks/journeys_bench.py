@@ -41,8 +41,10 @@ NAMES = ["Page Viewed", "Product Viewed", "Product Added", "Checkout Started",
 START = 1_735_689_600_000_000  # 2025-01-01 UTC in µs
 
 
-def generate(n: int, seed: int = 1) -> pa.Table:
-    """person (string), ts (µs), event (dictionary-encoded string), sorted by person, ts."""
+def sequences(n: int, seed: int = 1) -> tuple[np.random.Generator, np.ndarray, np.ndarray,
+                                              np.ndarray]:
+    """(rng, person, ts µs, event code) of ``n`` events sorted by person and time; the
+    generator is returned so callers can draw more from the same stream."""
     rng = np.random.default_rng(seed)
     persons = max(n // 25, 1)
     person = np.sort(rng.integers(0, persons, n, dtype=np.int64))
@@ -56,7 +58,14 @@ def generate(n: int, seed: int = 1) -> pa.Table:
     offset = rng.integers(0, 180 * 86400 * 10**6, len(first))
     ts = START + np.repeat(offset - cum[first], sizes) + cum
     p = 1.0 / np.arange(1, len(NAMES) + 1) ** 0.8
-    codes = rng.choice(len(NAMES), n, p=p / p.sum()).astype(np.int32)
+    codes = rng.choice(len(NAMES), n, p=p / p.sum()).astype(np.int8)
+    return rng, person, ts, codes
+
+
+def generate(n: int, seed: int = 1) -> pa.Table:
+    """person (string), ts (µs), event (dictionary-encoded string), sorted by person, ts."""
+    _, person, ts, codes = sequences(n, seed)
+    codes = codes.astype(np.int32)
     event = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(NAMES))
     return pa.table({"person": pa.array(person).cast(pa.string()), "ts": ts, "event": event})
 

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from journeys_bench import NAMES, START
+from journeys_bench import NAMES, START, sequences
 
 from cxlens.identity import store
 from cxlens.identity.resolve import MAP, MAP_SCHEMA
@@ -66,20 +66,10 @@ def hex_strings(values: np.ndarray, digits: int, prefix: bytes = b"",
 
 def build(root: Path, n: int, seed: int = 1) -> dict[str, float]:
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
+    rng, person, ts, codes = sequences(n, seed)
     persons = max(n // 25, 1)
-    person = np.sort(rng.integers(0, persons, n, dtype=np.int64))
-    gaps = rng.exponential(90.0, n)
-    later = rng.random(n) < 0.15
-    gaps[later] = rng.exponential(3 * 86400.0, int(later.sum()))
-    cum = np.cumsum((gaps * 1e6).astype(np.int64))
     first = np.concatenate(([0], np.flatnonzero(np.diff(person)) + 1))
     sizes = np.diff(np.append(first, n))
-    offset = rng.integers(0, 180 * 86400 * 10**6, len(first))
-    ts = START + np.repeat(offset - cum[first], sizes) + cum
-    p = 1.0 / np.arange(1, len(NAMES) + 1) ** 0.8
-    codes = rng.choice(len(NAMES), n, p=p / p.sum()).astype(np.int8)
-    del gaps, later, cum
     # identities: 40 % of persons log in at a random event of theirs
     logs_in = rng.random(persons) < 0.4
     login_at = np.zeros(persons, np.int64)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cxlens.store.workspace import Workspace
+from support import Inbox
 
 
 @pytest.fixture
@@ -26,3 +28,20 @@ def spark():  # type: ignore[no-untyped-def]
     session = spark_session("cxlens-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, Inbox]]:
+    """(port, inbox) of an aiosmtpd server on loopback for the test."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:  # aiosmtpd's start-up self-check cannot use port 0
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()

@@ -3,16 +3,10 @@ local SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
-import email
 import json
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import Message
-from typing import Any
 
 import pyarrow as pa
-import pytest
 
 from cxlens.store.workspace import Workspace
 from cxlens.surveys.answers import record_answers, sync
@@ -20,7 +14,7 @@ from cxlens.surveys.definitions import survey_from_dict
 from cxlens.surveys.store import save_survey
 from cxlens.voice.notify import alert_pending
 from cxlens.voice.workspace import feedback_rows
-from support import journeys
+from support import Inbox, journeys
 
 SURVEY = {"id": "csat-delivery", "name": "Lieferung", "touchpoint": "delivery", "stage": "delivery",
           "questions": [{"id": "csat", "kind": "csat", "text": {"de": "Zufrieden?", "en": "Satisfied?"}},
@@ -28,29 +22,6 @@ SURVEY = {"id": "csat-delivery", "name": "Lieferung", "touchpoint": "delivery", 
                         {"id": "more", "kind": "text", "text": {"de": "Sonst?", "en": "Else?"}}]}
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[int, Inbox]]:
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
 
 
 def _answers(specs: list[tuple[str, int, str]], more: str | None = None) -> pa.Table:
@@ -84,8 +55,8 @@ def test_sync_reads_stored_answer_events_once(ws: Workspace) -> None:
 
 
 def test_a_detractor_and_a_negative_run_are_mailed_once_with_their_texts(
-        ws: Workspace, smtp: tuple[int, Inbox]) -> None:
-    port, inbox = smtp
+        ws: Workspace, smtp_server: tuple[int, Inbox]) -> None:
+    port, inbox = smtp_server
     (ws.root / "cxlens.toml").write_text((ws.root / "cxlens.toml").read_text() + (
         f'\n[alerts]\nemail = ["cx@example.com"]\nsmtp = {{host = "127.0.0.1", port = {port}}}\n'))
     ws = Workspace.open(ws.root)  # read the new config

@@ -8,28 +8,17 @@ All tests share one server and one browser, so they run in one xdist worker."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from web.web_support import PASSWORD
+from web.web_support import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, serving
 
 pytestmark = [pytest.mark.xdist_group("browser")]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PAGES = {"overview": "/", "journey": "/journey", "funnels": "/funnels", "paths": "/paths",
          "graph": "/graph", "retention": "/retention", "profiles": "/profiles?q=u-",
          "data": "/data", "personas": "/personas", "persona-journey": "/journey?persona=0"}
@@ -41,36 +30,10 @@ sync_api = pytest.importorskip("playwright.sync_api",
                                reason="browser tests need playwright: pip install -e '.[dev]'")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(shop_ws: Path) -> Iterator[str]:
-    port = _free_port()
-    log = (shop_ws.parent / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from cxlens.cli import main; main(sys.argv[1:])",
-         "-w", str(shop_ws), "serve", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            if proc.poll() is not None:
-                raise RuntimeError((shop_ws.parent / f"serve-{port}.log").read_text()[-2000:])
-            try:
-                if httpx.get(url + "/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with serving(shop_ws, ready="/login", tries=200, stop_timeout=30) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email
 import json
 import shutil
 import subprocess
@@ -11,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from fastapi.testclient import TestClient
 from cxlens.errors import ConfigError
 from cxlens.store.workspace import Workspace
 from cxlens.web import alerts, reports, schedule
+from support import Inbox
 from web.web_support import csrf_of, login
 
 CLI = [sys.executable, "-c", "import sys; from cxlens.cli import main; main(sys.argv[1:])"]
@@ -70,31 +69,6 @@ def test_report_prints_to_pdf_with_chromium(shop_ws: Path, tmp_path: Path) -> No
     assert data.startswith(b"%PDF-") and len(data) > 10_000
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[int, Inbox]]:
-    import socket
-
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as s:  # aiosmtpd's start-up self-check cannot use port 0
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
 
 
 def test_scheduled_report_arrives_by_mail_with_its_attachment(

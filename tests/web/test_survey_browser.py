@@ -9,10 +9,6 @@ Own workspace and server (answers made "now" would move the shared demo's period
 from __future__ import annotations
 
 import functools
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +16,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from cxlens.store.keys import create_project
@@ -28,14 +23,10 @@ from cxlens.store.workspace import Workspace
 from cxlens.surveys.definitions import survey_from_dict
 from cxlens.surveys.store import save_survey
 from cxlens.web.auth import add_user
-from web.web_support import PASSWORD
+from web.web_support import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, serving
 
 pytestmark = [pytest.mark.xdist_group("browser")]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TOUCHPOINT = "kasse-online"
 VERBATIM = "Die Bezahlung war umständlich und die Seite sehr langsam"
 
@@ -76,14 +67,6 @@ EN_PAGE = """<!doctype html>
 """
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
     root = tmp_path_factory.mktemp("survey-browser") / "ws"
@@ -111,28 +94,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                                                                   "en": "How satisfied are you?"}}]}))
     finally:
         ws.close()
-    port = _free_port()
-    log = (root.parent / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from cxlens.cli import main; main(sys.argv[1:])",
-         "-w", str(root), "serve", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "CXLENS_DASHBOARD_PREWARM": "0"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError((root.parent / f"serve-{port}.log").read_text()[-2000:])
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with serving(root, env={"CXLENS_DASHBOARD_PREWARM": "0"}) as url:
         yield url, root, key
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -156,19 +155,8 @@ def delete_action(web: Web, ctx: Ctx, form: Mapping[str, Any]) -> Response:
 
 
 def routes(web: Web, guarded: Callable[..., Callable[[Request], Response]]) -> list[Route]:
-    from cxlens.web import auth
-
-    def posted(fn: Callable[[Web, Ctx, Any], Response]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            form = await request.form()
-            if not web.sessions.csrf_ok(request.cookies.get(auth.CSRF_COOKIE),
-                                        str(form.get("csrf", ""))):
-                return Response("invalid CSRF token; reload the page and send it again",
-                                status_code=400, media_type="text/plain")
-            page = guarded(web, lambda ctx: fn(web, ctx, form), True)
-            return await run_in_threadpool(page, request)
-        return endpoint
+    from cxlens.web.pages import posted
 
     return [Route("/funnels", guarded(web, lambda ctx: funnels_page(web, ctx)), methods=["GET"]),
-            Route("/funnels/save", posted(save_action), methods=["POST"]),
-            Route("/funnels/delete", posted(delete_action), methods=["POST"])]
+            Route("/funnels/save", posted(web, save_action), methods=["POST"]),
+            Route("/funnels/delete", posted(web, delete_action), methods=["POST"])]

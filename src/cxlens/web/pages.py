@@ -238,6 +238,24 @@ def guarded(web: Web, fn: Callable[[Ctx], Response], admin: bool = False
     return endpoint
 
 
+def posted(web: Web, fn: Callable[[Web, Ctx, Any], Response]) -> Callable[[Request], Any]:
+    """An admin's form POST: the CSRF token is checked first, then ``fn`` runs as a
+    guarded page (session, project, role, CxError -> message) in a worker thread."""
+
+    async def endpoint(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        form = await request.form()
+        if not web.sessions.csrf_ok(request.cookies.get(auth.CSRF_COOKIE),
+                                    str(form.get("csrf", ""))):
+            return Response("invalid CSRF token; reload the page and send it again",
+                            status_code=400, media_type="text/plain")
+        page = guarded(web, lambda ctx: fn(web, ctx, form), True)
+        return await run_in_threadpool(page, request)
+
+    return endpoint
+
+
 def safe_next(value: str | None) -> str:
     """Only local paths: ``//evil.example`` or ``https://...`` would be an open redirect."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:

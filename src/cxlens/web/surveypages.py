@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -152,23 +151,13 @@ def delete_action(web: Web, ctx: Ctx, form: Any) -> Response:
 
 
 def routes(web: Web, guarded: Guard) -> list[Route]:
-    from cxlens.web import auth
-
-    def posted(fn: Callable[[Web, Ctx, Any], Response]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            form = await request.form()
-            if not web.sessions.csrf_ok(request.cookies.get(auth.CSRF_COOKIE), str(form.get("csrf", ""))):
-                return Response("invalid CSRF token; reload the form and send it again", status_code=400,
-                                media_type="text/plain")
-            page = guarded(web, lambda ctx: fn(web, ctx, form), True)
-            return await run_in_threadpool(page, request)
-        return endpoint
+    from cxlens.web.pages import posted
 
     def get(fn: Callable[[Web, Ctx], Response], admin: bool = False) -> Callable[[Request], Response]:
         return guarded(web, lambda ctx: fn(web, ctx), admin)
 
     return [Route("/surveys", get(list_page), methods=["GET"]),
             Route("/surveys/edit", get(edit_page, admin=True), methods=["GET"]),
-            Route("/surveys/edit", posted(edit_page), methods=["POST"]),
-            Route("/surveys/delete", posted(delete_action), methods=["POST"])]
+            Route("/surveys/edit", posted(web, edit_page), methods=["POST"]),
+            Route("/surveys/delete", posted(web, delete_action), methods=["POST"])]
 
