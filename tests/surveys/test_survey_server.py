@@ -203,3 +203,56 @@ def test_a_stage_the_person_reached_before_is_marked_for_the_snippet(live: Live)
     assert trigger(userId="kunde-7")["reached"] is True
     assert trigger(userId="kunde-8", anonymousId="aid-x")["reached"] is False
     assert trigger()["reached"] is False
+
+
+def test_a_custom_scale_question_gets_its_own_mean_in_the_api_and_on_the_voice_page(live: Live) -> None:
+    """"How easy was checkout? 1-7" answered through the collector: its mean with an
+    interval by touchpoint and stage, never counted as NPS, CSAT or CES."""
+    import csv
+    import io
+
+    from cxlens.web.auth import add_user
+    from web.web_support import PASSWORD, login
+
+    ws = Workspace.open(live.root)
+    try:
+        save_survey(ws.catalog, "shop", survey_from_dict({
+            "id": "ease", "name": "Checkout ease", "touchpoint": "checkout-ease", "stage": "purchase",
+            "questions": [{"id": "easy", "kind": "scale", "min": 1, "max": 7,
+                           "text": {"de": "Wie einfach war der Checkout?", "en": "How easy was checkout?"}},
+                          {"id": "why", "kind": "text", "text": {"de": "Warum?", "en": "Why?"}}]}))
+        add_user(ws.catalog, "sc-admin", PASSWORD, "viewer", ["shop"])
+    finally:
+        ws.close()
+    for i, v in enumerate((7, 6, 5, 6)):
+        assert answer(live, f"ease-{i}", {"easy": v}, survey="ease", anon=f"aid-ease-{i}").status_code == 200
+    assert answer(live, "ease-bad", {"easy": 8}, survey="ease", anon="aid-ease-x").status_code == 200
+    wait_feedback(live.root, lambda rs: sum(x["feedback_id"].startswith("survey:ease-") for x in rs) == 4)
+    auth = {"Authorization": f"Bearer {live.shop.secret_key}"}
+
+    def by(group: str) -> dict[str, Any]:
+        r = httpx.get(live.url + "/api/v1/voice/scores", params={"by": group}, headers=auth)
+        assert r.status_code == 200, r.text
+        return {g["group"]: g for g in r.json()}
+
+    tp = by("touchpoint")["checkout-ease"]
+    assert tp["feedback"] == 4 and tp["nps"] is None and tp["csat"] is None and tp["ces"] is None
+    [scale] = tp["scales"]
+    assert scale["question"] == "ease/easy" and scale["scale_max"] == 7.0
+    mean = scale["mean"]
+    assert mean["value"] == pytest.approx(6.0) and mean["n"] == 4
+    # sd of 7, 6, 5, 6 = sqrt(2/3): 6 ± 1.96 · sqrt(2/3) / 2
+    assert mean["high"] - mean["value"] == pytest.approx(1.959964 * (2 / 3) ** 0.5 / 2, rel=1e-4)
+    stage = by("stage")["purchase"]
+    assert [s["question"] for s in stage["scales"]] == ["ease/easy"] and stage["scales"][0]["mean"]["n"] == 4
+    assert by("channel")["web"]["scales"][0]["mean"]["n"] == 4
+
+    with httpx.Client(base_url=live.url) as c:
+        login(c, "sc-admin")  # type: ignore[arg-type]  # same calls as a TestClient
+        page = c.get("/voice?project=shop&days=90", headers={"accept-language": "en"})
+        assert page.status_code == 200 and 'data-chart="scales"' in page.text
+        assert "How easy was checkout?" in page.text
+        rows = list(csv.DictReader(io.StringIO(c.get("/voice?project=shop&days=90&export=scales").text)))
+    mine = {(r["dimension"], r["group"]): r for r in rows if r["question_id"] == "ease/easy"}
+    assert float(mine[("touchpoint", "checkout-ease")]["mean"]) == pytest.approx(6.0)
+    assert mine[("all", "all")]["mean_n"] == "4" and mine[("stage", "purchase")]["question"] == "How easy was checkout?"

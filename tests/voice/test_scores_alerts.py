@@ -15,7 +15,7 @@ import pytest
 from cxlens.errors import NotFound, SpecError
 from cxlens.store.workspace import Workspace
 from cxlens.voice.feedback_import import import_feedback
-from cxlens.voice.scores import nps_interval, scores, wilson
+from cxlens.voice.scores import group_scores, nps_interval, scores, wilson
 from cxlens.voice.workspace import adapt_project, analyze_project, load_adapter
 
 
@@ -32,6 +32,18 @@ def test_wilson_interval_stays_inside_0_and_100_for_small_groups() -> None:
     assert iv is not None and iv.value == 100.0 and iv.high == pytest.approx(100.0) and iv.low > 30
     iv = wilson(0, 4)
     assert iv is not None and iv.low == pytest.approx(0.0, abs=1e-9) and iv.high < 60
+
+
+def test_custom_scale_answers_get_a_mean_per_question_and_never_count_as_csat() -> None:
+    rows = [("checkout", "csat", 5.0, 5.0, None), ("checkout", "csat", 2.0, 5.0, None),
+            ("checkout", "custom", 7.0, 7.0, "ease/easy"), ("checkout", "custom", 5.0, 7.0, "ease/easy"),
+            ("checkout", "custom", 2.0, 5.0, "ease/fair"), ("checkout", "custom", None, None, None)]
+    [g] = group_scores(rows)
+    assert g.feedback == 6 and g.csat is not None and g.csat.n == 2 and g.ces is None
+    easy, fair = g.scales
+    assert (easy.question, easy.scale_max, easy.mean.value, easy.mean.n) == ("ease/easy", 7.0, 6.0, 2)
+    assert (fair.question, fair.mean.value, fair.mean.n) == ("ease/fair", 2.0, 1)
+    assert g.scale("ease/easy") == easy and g.to_dict()["scales"][0]["mean"]["value"] == 6.0
 
 
 def _write(tmp: Path, name: str, text: str) -> Path:

@@ -1,4 +1,4 @@
-"""``/api/v1/voice/scores``: NPS, CSAT and CES with 95 % intervals over HTTP, as
+"""``/api/v1/voice/scores``: NPS, CSAT, CES and custom scale means with 95 % intervals, as
 ``cxlens voice scores --json`` prints them (the project's secret key decides the project)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from cxlens.voice.scores import GROUPS, scores
 router = APIRouter(prefix="/api/v1/voice", tags=["voice"])
 
 
-@router.get("/scores", summary="NPS, CSAT and CES with confidence intervals, by a grouping")
+@router.get("/scores", summary="NPS, CSAT, CES and custom scale means with confidence intervals, by a grouping")
 def get_scores(r: Reader,
                by: Annotated[str, Query(description=f"One of {', '.join(GROUPS)}.")] = "touchpoint",
                lang: Annotated[str, Query(description="Language of persona names: de or en.")] = "en",

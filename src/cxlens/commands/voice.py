@@ -84,7 +84,7 @@ def scores_cmd(project: ProjectOpt = None,
                by: Annotated[str, typer.Option("--by", help="touchpoint, channel, stage, source, kind, month, week, persona or all.")] = "touchpoint",
                language: Annotated[str, typer.Option("--language", "-l", help="Persona names: de or en.")] = "en",
                json: JsonOpt = False) -> None:
-    """NPS, CSAT and CES with 95 % confidence intervals."""
+    """NPS, CSAT, CES and custom scale questions with 95 % confidence intervals."""
     from cxlens.voice.scores import scores
 
     ws = open_workspace()
@@ -103,6 +103,10 @@ def scores_cmd(project: ProjectOpt = None,
             parts.append(f"CSAT {g.csat.value:.0f}% [{g.csat.low:.0f}, {g.csat.high:.0f}] n={g.csat.n}")
         if g.ces:
             parts.append(f"CES {g.ces.value:.2f} [{g.ces.low:.2f}, {g.ces.high:.2f}] n={g.ces.n}")
+        for sc in g.scales:
+            top = f" of {sc.scale_max:g}" if sc.scale_max else ""
+            parts.append(f"{sc.question} {sc.mean.value:.2f}{top} [{sc.mean.low:.2f}, {sc.mean.high:.2f}] "
+                         f"n={sc.mean.n}")
         console.print(f"{g.group}: " + ("; ".join(parts) or f"{g.feedback} rows without scores"), highlight=False)
 
 

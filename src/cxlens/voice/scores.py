@@ -7,13 +7,16 @@ each with a 95 % confidence interval.
 * CSAT = share of top-2-box answers (4-5 of 5; "good" of a good/bad rating), with the
   Wilson score interval, which stays inside 0-100 % for small groups.
 * CES = mean effort score, ± 1.96 standard errors.
+* Custom scale questions ("How easy was checkout? 1-7", kind ``custom`` with a score) are
+  never mixed into NPS, CSAT or CES: each question (``<survey_id>/<question_id>`` and its
+  scale) gets its own mean ± 1.96 standard errors.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -33,6 +36,10 @@ GROUPS: Final = {
     "persona": "coalesce(persona, '(none)')",
     "all": "'all'",
 }
+#: the custom scale question a feedback row answers (NULL for every other row)
+QUESTION: Final = ("CASE WHEN kind = 'custom' AND score IS NOT NULL THEN coalesce("
+                   "json_extract_string(properties, '$.survey_id') || '/' || "
+                   "json_extract_string(properties, '$.question_id'), 'custom') END")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,15 @@ class Interval:
 
 
 @dataclass(frozen=True, slots=True)
+class ScaleScore:
+    """The mean answer of one custom scale question in a group."""
+
+    question: str  # "<survey_id>/<question_id>"
+    scale_max: float | None
+    mean: Interval
+
+
+@dataclass(frozen=True, slots=True)
 class GroupScores:
     group: str
     feedback: int
@@ -52,6 +68,11 @@ class GroupScores:
     ces: Interval | None
     promoters: int
     detractors: int
+    #: custom scale questions, by question id; empty when the group has none
+    scales: tuple[ScaleScore, ...] = ()
+
+    def scale(self, question: str) -> ScaleScore | None:
+        return next((s for s in self.scales if s.question == question), None)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,10 +116,13 @@ def is_top_box(score: float, scale_max: float | None) -> bool:
     return score >= top - 1  # top-2-box: 4-5 of 5, 6-7 of 7
 
 
-def group_scores(rows: Iterable[tuple[Any, Any, Any, Any]]) -> list[GroupScores]:
-    """Scores per group from (group, kind, score, scale_max) rows."""
-    acc: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "nps": [0, 0, 0], "csat": [0, 0], "ces": []})
-    for g, kind, score, scale_max in rows:
+def group_scores(rows: Iterable[Sequence[Any]]) -> list[GroupScores]:
+    """Scores per group from (group, kind, score, scale_max[, question]) rows; ``question``
+    (see :data:`QUESTION`) names the custom scale question a ``custom`` row answers."""
+    acc: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"n": 0, "nps": [0, 0, 0], "csat": [0, 0], "ces": [], "scales": defaultdict(list)})
+    for row in rows:
+        g, kind, score, scale_max = row[:4]
         a = acc[str(g)]
         a["n"] += 1
         if score is None or score != score:
@@ -107,15 +131,23 @@ def group_scores(rows: Iterable[tuple[Any, Any, Any, Any]]) -> list[GroupScores]
             a["nps"][0 if score >= 9 else 1 if score >= 7 else 2] += 1
         elif kind == "ces":
             a["ces"].append(float(score))
-        elif kind != "custom":
+        elif kind == "custom":  # its own mean per question and scale, never a CSAT
+            question = row[4] if len(row) > 4 and row[4] else "custom"
+            a["scales"][(str(question), scale_max)].append(float(score))
+        else:
             a["csat"][0] += is_top_box(float(score), scale_max)
             a["csat"][1] += 1
     out = []
     for g in sorted(acc):
         a = acc[g]
         pr, pa_, de = a["nps"]
+        scales = []
+        for (q, top), values in sorted(a["scales"].items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+            iv = mean_interval(values)
+            assert iv is not None  # a key exists only with a value
+            scales.append(ScaleScore(q, top, iv))
         out.append(GroupScores(g, a["n"], nps_interval(pr, pa_, de), wilson(a["csat"][0], a["csat"][1]),
-                               mean_interval(a["ces"]), pr, de))
+                               mean_interval(a["ces"]), pr, de, tuple(scales)))
     return out
 
 
@@ -133,14 +165,15 @@ def scores(con: Any, root: Path, project: str, by: str = "touchpoint", *, ws: An
         rel = feedback_relation(ws, con, project, lang)
         if rel is None:
             return []
-        grouped = rel.query("_fb", f"SELECT {GROUPS[by]}, kind, score, scale_max FROM _fb")
+        grouped = rel.query("_fb", f"SELECT {GROUPS[by]}, kind, score, scale_max, {QUESTION} FROM _fb")
         assert grouped is not None  # a SELECT always gives a relation
         return group_scores(grouped.fetchall())
     files = sorted(str(p) for p in (root / "tables" / "feedback" / f"project={project}").glob("*.parquet"))
     if not files:
         return []
     rows = con.execute(
-        f"SELECT {GROUPS[by]} AS g, kind, score, scale_max FROM read_parquet(?, union_by_name = true)",
+        f"SELECT {GROUPS[by]} AS g, kind, score, scale_max, {QUESTION} "
+        "FROM read_parquet(?, union_by_name = true)",
         [files],
     ).fetchall()
     return group_scores(rows)

@@ -51,7 +51,20 @@ VOICE_MESSAGES: Final[dict[str, dict[Literal["de", "en"], str]]] = {
     "voice.lang.de": {"de": "Deutsch", "en": "German"},
     "voice.lang.en": {"de": "Englisch", "en": "English"},
     "journey.sentiment_legend": {"de": "Stimmung (Rand)", "en": "Sentiment (border)"},
+    "voice.scales": {"de": "Eigene Skalenfragen", "en": "Custom scale questions"},
+    "voice.scales_note": {"de": "Mittelwert jeder Frage mit 95-%-Konfidenzintervall, gesamt und nach "
+                                "Touchpoint, Phase, Kanal und Persona; nie mit NPS, CSAT oder CES vermischt.",
+                          "en": "Mean of each question with its 95 % confidence interval, overall and by "
+                                "touchpoint, stage, channel and persona; never mixed into NPS, CSAT or CES."},
     # columns
+    "col.question_id": {"de": "Frage-ID", "en": "Question id"},
+    "col.question": {"de": "Frage", "en": "Question"},
+    "col.dimension": {"de": "Aufschlüsselung", "en": "Breakdown"},
+    "col.scale_max": {"de": "Skala bis", "en": "Scale max"},
+    "col.mean": {"de": "Mittelwert", "en": "Mean"},
+    "col.mean_low": {"de": "Mittelwert von", "en": "Mean low"},
+    "col.mean_high": {"de": "Mittelwert bis", "en": "Mean high"},
+    "col.mean_n": {"de": "Antworten", "en": "Answers"},
     "col.group": {"de": "Gruppe", "en": "Group"},
     "col.nps": {"de": "NPS", "en": "NPS"},
     "col.nps_low": {"de": "NPS von", "en": "NPS low"},

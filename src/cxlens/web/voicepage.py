@@ -1,5 +1,6 @@
 """The voice-of-the-customer page: NPS, CSAT and CES with intervals and their trend,
-scores by touchpoint, stage, channel and persona, topics with sentiment, and verbatims
+scores by touchpoint, stage, channel and persona, the means of custom scale questions
+(each question on its own, by the same dimensions), topics with sentiment, and verbatims
 filterable by touchpoint, stage, persona and language.
 
 Everything comes from ``tables/feedback`` (imports and survey answers) joined to
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 import plotly.graph_objects as go
 from starlette.responses import Response
 
-from cxlens.voice.scores import GroupScores, Interval, group_scores
+from cxlens.voice.scores import QUESTION, GroupScores, Interval, group_scores
 from cxlens.voice.segments import feedback_files, feedback_relation
 from cxlens.web import charts, queries
 from cxlens.web.charts import Chart, Table
@@ -48,12 +49,28 @@ class Row:
     channel: str
     persona: str | None
     sentiment: str | None
+    question: str | None = None  # "<survey>/<question>" of a custom scale answer
 
 
 @dataclass(frozen=True, slots=True)
 class VoiceData:
     rows: tuple[Row, ...]  # feedback of the trend window (>= the period), newest first
     has_personas: bool
+    #: "<survey>/<question>" -> the question's text in the page's language
+    questions: dict[str, str] | None = None
+
+
+def question_texts(ws: Workspace, project: str, keys: set[str], lang: Lang) -> dict[str, str]:
+    """The current wording of the custom scale questions that have answers."""
+    from cxlens.surveys.store import list_surveys
+
+    out: dict[str, str] = {}
+    for sv in list_surveys(ws.catalog, project):
+        for q in sv.questions:
+            key = f"{sv.id}/{q.id}"
+            if key in keys:
+                out[key] = q.text.get(lang)
+    return out
 
 
 def load(ws: Workspace, project: str, period: queries.Period, lang: Lang) -> VoiceData:
@@ -66,10 +83,10 @@ def load(ws: Workspace, project: str, period: queries.Period, lang: Lang) -> Voi
             return VoiceData((), False)
         since = min(period.since, period.until - timedelta(days=TREND_DAYS))
         rel.create_view("_fbv")
-        got = con.execute("""
+        got = con.execute(f"""
             SELECT feedback_id, timestamp, kind, score, scale_max, text, language,
                    coalesce(touchpoint, '(none)'), coalesce(stage, '(none)'), coalesce(channel, '(none)'),
-                   persona, json_extract_string(properties, '$.sentiment')
+                   persona, json_extract_string(properties, '$.sentiment'), {QUESTION}
             FROM _fbv WHERE timestamp >= ? AND timestamp < ? ORDER BY timestamp DESC
         """, [since, period.until]).fetchall()
     finally:
@@ -83,7 +100,9 @@ def load(ws: Workspace, project: str, period: queries.Period, lang: Lang) -> Voi
                                 [rows[i].language if rows[i].language in ("de", "en") else None for i in todo])
         for i, s in zip(todo, got_s, strict=True):
             rows[i] = replace(rows[i], sentiment=s.label)
-    return VoiceData(tuple(rows), any(r.persona is not None for r in rows))
+    keys = {r.question for r in rows if r.question}
+    return VoiceData(tuple(rows), any(r.persona is not None for r in rows),
+                     question_texts(ws, project, keys, lang) if keys else {})
 
 
 def snapshot(ws: Workspace, project: str) -> tuple[str | None, ...]:
@@ -178,9 +197,39 @@ def charts_for(data: VoiceData, period: queries.Period, lang: Lang, fmt: Fmt,
                                       "arrayminus": [x.nps.value - x.nps.low for x in with_nps if x.nps]})
             html = charts.to_div(f2, "chart-voice-touchpoint", lang)
         out.append(Chart(f"by-{dim}", title, scores_table(groups, fmt, dim), html))
+    if any(r.question for r in in_period):
+        out.append(scales_chart(in_period, data.questions or {}, lang, fmt, data.has_personas))
     out.append(topics_chart(in_period, lang, fmt))
     out.append(verbatims_chart(in_period, lang, fmt, filters))
     return out, cards
+
+
+def scales_chart(rows: list[Row], questions: dict[str, str], lang: Lang, fmt: Fmt,
+                 has_personas: bool) -> Chart:
+    """Each custom scale question's mean with its interval, overall and by touchpoint,
+    stage, channel and persona (a mean of 1-7 answers, not a share like CSAT)."""
+    dims = [d for d in DIMS if d != "persona" or has_personas]
+    raw: list[tuple[Any, ...]] = []
+    display: list[tuple[str, ...]] = []
+    for dim in ("all", *dims):
+        label = t(lang, "voice.all") if dim == "all" else t(lang, f"voice.dim.{dim}")
+        groups = group_scores(("all" if dim == "all" else _dim(r, dim), r.kind, r.score, r.scale_max,
+                               r.question) for r in rows if r.question)
+        for g in groups:
+            for sc in g.scales:
+                iv = sc.mean
+                text = questions.get(sc.question, sc.question)
+                raw.append((sc.question, text, dim, g.group, sc.scale_max, round(iv.value, 3),
+                            round(iv.low, 3), round(iv.high, 3), iv.n))
+                display.append((text, label, stage_label(lang, g.group) if dim == "stage" else
+                                (t(lang, "voice.all") if dim == "all" else g.group),
+                                fmt.number(sc.scale_max, 0) if sc.scale_max else "\u2013",
+                                fmt.number(iv.value, 2), fmt.number(iv.low, 2), fmt.number(iv.high, 2),
+                                fmt.number(iv.n)))
+    return Chart("scales", t(lang, "voice.scales"),
+                 Table(("question_id", "question", "dimension", "group", "scale_max", "mean", "mean_low",
+                        "mean_high", "mean_n"), tuple(raw), tuple(display)),
+                 note=t(lang, "voice.scales_note"))
 
 
 def topics_chart(rows: list[Row], lang: Lang, fmt: Fmt) -> Chart:
