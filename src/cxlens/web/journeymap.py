@@ -5,8 +5,10 @@ and the channel of that event. Web events after the landing page carry no channe
 their own, so an event takes the last channel its person was seen with (the session's
 channel, as GA4 reports it); a person's very first page view without one is ``direct``.
 Per cell: persons, the share of them who later enter the next stage, the median time to
-it, and the drop-off (1 - that share) that colours the cell. Sentiment (mean feedback
-score per stage and channel) is added when ``tables/feedback`` exists.
+it, and the drop-off (1 - that share) that colours the cell. When ``tables/feedback``
+exists, each cell also gets the mean sentiment (-1..+1) and number of the feedback given
+in its stage by the persons who entered the stage through its row (see
+:func:`cell_sentiment`).
 
 ``STAGE_EVENTS`` is the one place that maps event names to stages, until the journeys
 module's own stage definitions land.
@@ -15,7 +17,7 @@ module's own stage definitions land.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -164,7 +166,9 @@ class Cell:
     advanced: int
     median_seconds: float | None
     is_last: bool
-    sentiment: float | None = None  # mean score as a share of the scale (0..1)
+    #: mean sentiment of the cell's feedback, -1 (negative) .. +1 (positive); None: no feedback
+    sentiment: float | None = None
+    feedback: int = 0  # how many feedback rows the mean is over
 
     @property
     def conversion(self) -> float | None:
@@ -233,43 +237,111 @@ def journey_map(con: duckdb.DuckDBPyConnection, period: Period,
         if value is not None:
             volume[value] = volume.get(value, 0) + int(persons)
     if feedback:
-        _add_sentiment(con, period, feedback, cells, stages)
+        _add_sentiment(con, period, feedback, cells, stages, rows)
     values = tuple(sorted(volume, key=lambda c: (-volume[c], c)))
     return JourneyMap(period, stages.names, values, cells, rows, stages.from_definition)
 
 
+#: texts scored per map at most (the newest first); stored survey sentiment needs none
+MAX_SCORED_TEXTS: Final = 20_000
+
+_FEEDBACK_SQL = """
+WITH fb AS (
+    SELECT timestamp, user_id, anonymous_id, text, language, kind, score, scale_max,
+           TRY_CAST(json_extract_string(properties, '$.sentiment_score') AS DOUBLE) AS stored,
+           coalesce(json_extract_string(properties, '$.stage'),
+                    CASE WHEN touchpoint ILIKE '%deliver%' OR touchpoint ILIKE '%liefer%' THEN 'delivery'
+                         WHEN touchpoint ILIKE '%checkout%' THEN 'purchase' ELSE 'service' END) AS raw_stage
+    FROM read_parquet(?, union_by_name = true)
+    WHERE timestamp >= ? AND timestamp < ?
+),
+by_user AS (SELECT user_id AS id, any_value(person) AS person FROM pev WHERE user_id IS NOT NULL GROUP BY 1),
+by_anon AS (SELECT anonymous_id AS id, any_value(person) AS person FROM pev
+            WHERE anonymous_id IS NOT NULL GROUP BY 1),
+alias AS (SELECT * FROM (VALUES {alias}) a(raw, stage)),
+placed AS (
+    SELECT fb.*, coalesce(alias.stage, fb.raw_stage) AS stage,
+           coalesce(u.person, a.person, fb.user_id, fb.anonymous_id) AS person
+    FROM fb LEFT JOIN by_user u ON u.id = fb.user_id LEFT JOIN by_anon a ON a.id = fb.anonymous_id
+    LEFT JOIN alias ON alias.raw = fb.raw_stage
+),
+entry AS (SELECT person, stage, arg_min({row}, timestamp) AS value FROM staged GROUP BY person, stage)
+SELECT p.stage, e.value, p.stored, p.text, p.language, p.kind, p.score, p.scale_max
+FROM placed p LEFT JOIN entry e ON e.person = p.person AND e.stage = p.stage
+WHERE list_contains(?, p.stage) AND (p.stored IS NOT NULL OR p.text IS NOT NULL OR p.score IS NOT NULL)
+ORDER BY p.timestamp DESC
+"""
+
+
+def rating_sentiment(kind: str | None, score: float, scale_max: float | None) -> float:
+    """A rating without a text on the sentiment scale: its scale's bottom -1, top +1
+    (NPS runs 0-10, a good/bad rating 0-1, other scales from 1)."""
+    top = scale_max or 5.0
+    low = 0.0 if kind == "nps" or top <= 1 else 1.0
+    if top <= low:
+        return 0.0
+    return max(-1.0, min(1.0, 2 * (score - low) / (top - low) - 1))
+
+
+def cell_sentiment(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str | None], tuple[float, int]]:
+    """(mean sentiment, n) per (stage, row value) and per (stage, None) from rows of
+    (stage, entry value, stored sentiment score, text, language, kind, score, scale_max).
+
+    A feedback's sentiment is its text's (stored with survey answers, else computed
+    offline here); a rating without text counts by :func:`rating_sentiment`. Feedback
+    goes to the cell through which its person entered the stage; without such an entry
+    (no resolvable person, or the person did not enter the stage in the period) it counts
+    only in the stage's total."""
+    values: list[float | None] = []
+    todo: list[int] = []
+    for i, (_, _, stored, text, _, kind, score, scale_max) in enumerate(rows):
+        if stored is not None:
+            values.append(float(stored))
+        elif text and len(todo) < MAX_SCORED_TEXTS:
+            values.append(None)
+            todo.append(i)
+        elif score is not None and score == score:
+            values.append(rating_sentiment(kind, float(score), scale_max))
+        else:
+            values.append(None)
+    if todo:
+        from cxlens.voice.sentiment import sentiment_batch
+
+        got = sentiment_batch([rows[i][3] for i in todo],
+                              [rows[i][4] if rows[i][4] in ("de", "en") else None for i in todo])
+        for i, res in zip(todo, got, strict=True):
+            values[i] = res.score
+    acc: dict[tuple[str, str | None], list[float]] = {}
+    for row, v in zip(rows, values, strict=True):
+        if v is None:
+            continue
+        stage, value = str(row[0]), row[1]
+        for key in {(stage, None), (stage, None if value is None else str(value))}:
+            a = acc.setdefault(key, [0.0, 0.0])
+            a[0] += v
+            a[1] += 1
+    return {k: (a[0] / a[1], int(a[1])) for k, a in acc.items()}
+
+
 def _add_sentiment(con: duckdb.DuckDBPyConnection, period: Period, files: list[str],
-                   cells: dict[tuple[str, str | None], Cell], stages: Stages) -> None:
-    """Mean score (as a share of its scale) of feedback given in the stage. Survey answers
-    carry their stage (``properties.stage``); other feedback is placed by its touchpoint:
-    delivery, checkout, else service (answers come after a delivery or a ticket)."""
-    rows = con.execute("""
-        SELECT coalesce(json_extract_string(properties, '$.stage'),
-                        CASE WHEN touchpoint ILIKE '%deliver%' OR touchpoint ILIKE '%liefer%'
-                             THEN 'delivery' WHEN touchpoint ILIKE '%checkout%' THEN 'purchase'
-                             ELSE 'service' END) AS stage,
-               sum(score / nullif(scale_max, 0)), count(score / nullif(scale_max, 0))
-        FROM read_parquet(?, union_by_name = true)
-        WHERE score IS NOT NULL AND timestamp >= ? AND timestamp < ?
-        GROUP BY 1
-    """, [files, period.since, period.until]).fetchall()
+                   cells: dict[tuple[str, str | None], Cell], stages: Stages, rows: str) -> None:
+    """Each cell's mean sentiment and feedback count (:func:`cell_sentiment`). Survey
+    answers carry their stage (``properties.stage``); other feedback is placed by its
+    touchpoint: delivery, checkout, else service (answers come after a delivery or a ticket)."""
     names = stages.names
     # built-in names of surveys about checkout, delivery, service -> a definition's stages
-    alias = {"purchase": names[min(2, len(names) - 1)], "delivery": names[min(3, len(names) - 1)],
-             "service": names[min(3, len(names) - 1)]} if stages.from_definition else {}
-    sums: dict[str, list[float]] = {}
-    for raw, total, n in rows:
-        stage = str(raw) if raw in names else alias.get(str(raw))
-        if stage is None or not n:
-            continue
-        acc = sums.setdefault(stage, [0.0, 0.0])
-        acc[0] += float(total)
-        acc[1] += float(n)
-    by_stage = {k: v[0] / v[1] for k, v in sums.items() if v[1]}
-    for key, c in list(cells.items()):
-        if c.stage in by_stage:
-            cells[key] = Cell(c.stage, c.channel, c.persons, c.advanced, c.median_seconds,
-                              c.is_last, by_stage[c.stage])
+    alias: list[tuple[str, object]] = [
+        (a, b) for a, b in (("purchase", names[min(2, len(names) - 1)]),
+                            ("delivery", names[min(3, len(names) - 1)]),
+                            ("service", names[min(3, len(names) - 1)]))
+        if stages.from_definition and a not in names]
+    placeholders, params = _values(alias or [("", "")])
+    sql = _FEEDBACK_SQL.format(alias=placeholders, row=ROWS[rows])  # both from fixed tables
+    got = con.execute(sql, [files, period.since, period.until, *params, list(names)]).fetchall()
+    for key, (mean, n) in cell_sentiment(got).items():
+        c = cells.get(key)
+        if c is not None:
+            cells[key] = replace(c, sentiment=mean, feedback=n)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import duckdb
 
@@ -107,16 +107,31 @@ class MapCell:
     conversion: str
     median: str
     level: int  # 0 (little drop-off) .. 4 (most), -1: no next stage
-    sentiment: str
+    sentiment: str  # the mean, signed ("+0.42"), "" without feedback
     title: str
-    mood: str = ""  # pos | neu | neg: the cell's sentiment colour, "" without feedback
+    mood: str = "none"  # the colour step of MOODS; "none": no feedback (grey)
+    feedback: str = ""  # how many feedback rows the mean is over
+    mood_text: str = ""  # positive / neutral / negative / no feedback, in the page's language
+
+
+#: colour steps of a cell's mean sentiment (-1..+1): (lowest mean of the step, class, label).
+#: Within ±0.15 the texts cancel out or are factual, so the cell reads neutral; past ±0.5
+#: most of its feedback leans one way
+MOODS: Final = ((0.5, "pos2", "positive"), (0.15, "pos", "positive"), (-0.15, "neu", "neutral"),
+                (-0.5, "neg", "negative"), (-1.01, "neg2", "negative"))
 
 
 def mood(sentiment: float | None) -> str:
-    """Three sentiment colours from the mean score share: >= 75 % good, < 55 % bad."""
+    """The colour step (class suffix) of a mean sentiment; "none" without feedback."""
     if sentiment is None:
-        return ""
-    return "pos" if sentiment >= 0.75 else "neg" if sentiment < 0.55 else "neu"
+        return "none"
+    return next(cls for low, cls, _ in MOODS if sentiment >= low)
+
+
+def mood_label(lang: Lang, sentiment: float | None) -> str:
+    if sentiment is None:
+        return t(lang, "journey.no_feedback")
+    return t(lang, "voice.sentiment." + next(lab for low, _, lab in MOODS if sentiment >= low))
 
 
 def friction_level(dropoff: float | None) -> int:
@@ -124,6 +139,12 @@ def friction_level(dropoff: float | None) -> int:
     if dropoff is None:
         return -1
     return min(4, int(dropoff * 5))
+
+
+def _signed(fmt: Fmt, v: float | None) -> str:
+    if v is None:
+        return ""
+    return ("+" if v > 0.005 else "") + fmt.number(v, 2)
 
 
 def journey_cells(jm: JourneyMap, lang: Lang, fmt: Fmt
@@ -141,8 +162,9 @@ def journey_cells(jm: JourneyMap, lang: Lang, fmt: Fmt
             row.append(MapCell(
                 stage, channel, fmt.number(c.persons), fmt.percent(c.conversion, 0),
                 fmt.duration(c.median_seconds), friction_level(c.dropoff),
-                fmt.percent(c.sentiment, 0) if c.sentiment is not None else "",
-                t(lang, "journey.cell", stage=name, channel=ch), mood(c.sentiment)))
+                _signed(fmt, c.sentiment), t(lang, "journey.cell", stage=name, channel=ch),
+                mood(c.sentiment), fmt.number(c.feedback) if c.feedback else "",
+                mood_label(lang, c.sentiment)))
         out.append((channel, row))
     return out
 
@@ -154,15 +176,15 @@ def journey_table(jm: JourneyMap, lang: Lang, fmt: Fmt) -> Chart:
                                       key=lambda kv: (jm.stages.index(kv[0][0]),
                                                       kv[0][1] or "")):
         rows.append((stage, channel or "all", c.persons, c.advanced, c.conversion,
-                     c.median_seconds, c.sentiment))
+                     c.median_seconds, None if c.sentiment is None else round(c.sentiment, 4), c.feedback))
         display.append((stage_label(lang, stage),
                         channel_label(lang, channel) or t(lang, "journey.total"),
                         fmt.number(c.persons), fmt.number(c.advanced),
                         fmt.percent(c.conversion), fmt.duration(c.median_seconds),
-                        fmt.percent(c.sentiment, 0) if c.sentiment is not None else ""))
+                        _signed(fmt, c.sentiment), fmt.number(c.feedback)))
     return Chart("journey", t(lang, "journey.title"),
                  Table(("stage", "channel", "persons", "advanced", "conversion_to_next",
-                        "median_seconds_to_next", "sentiment"), tuple(rows), tuple(display)))
+                        "median_seconds_to_next", "sentiment", "feedback"), tuple(rows), tuple(display)))
 
 
 def dropoff_chart(jm: JourneyMap, lang: Lang, fmt: Fmt) -> Chart:
