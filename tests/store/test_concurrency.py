@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cxlens.store.workspace import Workspace
-from support import REPO, count
+from support import REPO, count, numbered_events
 
 APPENDER = Path(__file__).with_name("appender.py")
 
@@ -54,6 +54,11 @@ def test_writer_killed_mid_append_keeps_every_acknowledged_batch(
     on_disk = sorted(p.relative_to(ws.root).as_posix() for p in (ws.root / "events").rglob("*.parquet"))
     assert on_disk == sorted(f.path for f in reopened.event_files())
     assert not any((ws.root / "_tmp").glob("batch-*"))
+    # the event-id index matches the data exactly: a run for every live file, none other
+    runs = {p.relative_to(ws.root / "index").with_suffix(".parquet").as_posix()
+            for p in (ws.root / "index").rglob("*") if p.is_file()}
+    assert runs == {f.path for f in reopened.event_files()}
+    assert reopened.append(numbered_events(stored), source="test").inserted == 0
 
 
 def pa_one():  # type: ignore[no-untyped-def]

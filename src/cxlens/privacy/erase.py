@@ -39,7 +39,9 @@ from cxlens.ingest import wal, wal_erasure
 from cxlens.store.workspace import Workspace, _fsync_dir, _fsync_file
 
 MIN_NEEDLE = 3  # shorter ids would match unrelated text
-_SKIP_DIRS = {"_tmp"}
+# index/ holds only 64-bit hashes of event ids (store/eventindex.py); runs of rewritten
+# files are dropped and rebuilt by the store
+_SKIP_DIRS = {"_tmp", "index"}
 _SKIP_FILES = {"catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", ".writer.lock", "cxlens.toml"}
 
 

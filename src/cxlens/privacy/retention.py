@@ -33,6 +33,7 @@ from cxlens.errors import ConfigError
 from cxlens.identity import idmap, store
 from cxlens.identity import links as linkstore
 from cxlens.privacy.settings import privacy_settings
+from cxlens.store import eventindex
 from cxlens.store.workspace import Workspace, _fsync_dir, _fsync_file, _sql_list
 
 PROFILES = "profiles"
@@ -160,6 +161,7 @@ def retention(ws: Workspace, project: str | None = None, days: int | None = None
             path.unlink(missing_ok=True)
             with contextlib.suppress(OSError):  # the day directory may hold other files
                 path.parent.rmdir()
+        eventindex.drop_runs(ws.root, [f.path for f in old])
         feedback = _expire_feedback(ws, project, dt.datetime(cut.year, cut.month, cut.day, tzinfo=dt.UTC))
         persons, ids, links = _forget_persons(ws, project)
         had_profiles = bool(store.live(ws, PROFILES, project))

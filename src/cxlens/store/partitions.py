@@ -44,6 +44,8 @@ class WrittenFile:
     project: str
     date: str
     rows: int = 0
+    #: the ``carry`` column's values, in the file's row order (not written to the file)
+    carried: list[pa.ChunkedArray] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -58,8 +60,9 @@ class PartitionWriter:
     """Consumes Arrow batches with the file columns plus ``project`` and ``date``."""
 
     def __init__(self, out_dir: Path, schema: pa.Schema, compression: str = "snappy",
-                 max_buffered_rows: int = MAX_BUFFERED_ROWS) -> None:
+                 max_buffered_rows: int = MAX_BUFFERED_ROWS, carry: str | None = None) -> None:
         self.out_dir = out_dir
+        self.carry = carry
         self.max_buffered_rows = max_buffered_rows
         self.schema = schema
         self.columns = schema.names
@@ -77,6 +80,8 @@ class PartitionWriter:
         projects, dates = table.column("project"), table.column("date")
         # DuckDB names the zone Etc/UTC; the files keep the schema's own types
         data = table.select(self.columns).cast(self.schema)
+        if self.carry is not None:
+            data = data.append_column(self.carry, table.column(self.carry))
         if _constant(projects):
             # the usual case: one project, rows in time order, so each day is one run of
             # rows and the batch splits into zero-copy slices
@@ -118,6 +123,9 @@ class PartitionWriter:
         if not part.pending:
             return
         table = pa.concat_tables(part.pending)
+        if self.carry is not None:
+            part.file.carried.append(table.column(self.carry))
+            table = table.drop_columns([self.carry])
         if part.writer is None:
             part.file.path.parent.mkdir(parents=True, exist_ok=True)
             part.writer = pq.ParquetWriter(part.file.path, table.schema,
@@ -152,14 +160,16 @@ def _constant(values: pa.ChunkedArray) -> bool:
 def write_partitioned(
     reader: pa.RecordBatchReader, out_dir: Path, schema: pa.Schema,
     compression: str = "snappy", max_buffered_rows: int = MAX_BUFFERED_ROWS,
+    carry: str | None = None,
 ) -> tuple[int, list[WrittenFile]]:
     """Drain ``reader`` into partition files under ``out_dir``; returns (rows, files).
     ``schema`` names the columns written and their types (all nullable, as DuckDB writes).
+    A ``carry`` column is not written but kept per file (``WrittenFile.carried``).
 
     The writer thread encodes and compresses (pyarrow releases the GIL) while this
     thread pulls the next batches from DuckDB. An error on either side stops both and
     is raised here; the caller removes ``out_dir``."""
-    writer = PartitionWriter(out_dir, schema, compression, max_buffered_rows)
+    writer = PartitionWriter(out_dir, schema, compression, max_buffered_rows, carry)
     todo: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
     failed: list[BaseException] = []
 

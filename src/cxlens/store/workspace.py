@@ -5,6 +5,7 @@ Layout::
     <ws>/cxlens.toml                 configuration (projects, sessions, later targets)
     <ws>/catalog.sqlite              live files, import history, projects, keys
     <ws>/events/project=P/date=D/*.parquet   Hive-partitioned events
+    <ws>/index/events/project=P/date=D/*.idx  event-id hashes per file (store/eventindex.py)
     <ws>/rejects/                    rows importers could not take, with reasons
     <ws>/_tmp/                       files being written (never read)
 
@@ -25,7 +26,6 @@ import threading
 import time
 import tomllib
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import tomli_w
 
@@ -40,15 +41,18 @@ from cxlens.errors import CxError, WorkspaceError, WorkspaceNotFound
 from cxlens.ingest.channels import CHANNEL_INPUT_COLUMNS
 from cxlens.ingest.normalize import check_project, check_source, normalize_sql
 from cxlens.model.events import EVENTS_SCHEMA, FILE_COLUMNS, FILE_SCHEMA
+from cxlens.store import eventindex, tiers
 from cxlens.store.catalog import Catalog, FileEntry
 from cxlens.store.locking import writer_lock
-from cxlens.store.partitions import BATCH_ROWS, write_partitioned
+from cxlens.store.partitions import BATCH_ROWS, WrittenFile, write_partitioned
 
 CONFIG_NAME = "cxlens.toml"
 #: what appends write: the file columns, all nullable (as DuckDB's COPY writes them, so
 #: old and new files have one schema for Spark)
 _WRITE_SCHEMA = pa.schema([f.with_nullable(True) for f in FILE_SCHEMA])
 CATALOG_NAME = "catalog.sqlite"
+#: the hash(event_id) column that rides along the append stream (never written)
+_HASH_COLUMN = "__cx_event_hash"
 T = TypeVar("T")
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -67,6 +71,8 @@ class AppendResult:
     inserted: int
     duplicates: int
     files: int
+    #: the (project, day) partitions that got a file
+    parts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,13 +268,15 @@ class Workspace:
                 marker.unlink(missing_ok=True)
 
     def _recover(self) -> None:
-        """Remove what a crashed writer left: unacknowledged files and temp files."""
+        """Remove what a crashed writer left: unacknowledged files, their index runs and
+        temp files."""
         known = {f.path for f in self.catalog.live_files("events")}
         events_dir = self.root / "events"
         for path in events_dir.rglob("*.parquet"):
             rel = path.relative_to(self.root).as_posix()
             if rel not in known:
                 path.unlink(missing_ok=True)
+        eventindex.collect_garbage(self.root, known)
         tmp = self.root / "_tmp"
         if tmp.exists():
             for child in tmp.iterdir():
@@ -305,19 +313,12 @@ class Workspace:
             result = self._append_with(
                 self.con, data, source, project, kind, rejected, rejects_path, detail
             )
-            self._merge_crowded_days(project, result.batch_id)
+            if result.parts:
+                # the collector appends every few hundred ms: keep each day at O(log n)
+                # files without re-sorting it (store/tiers.py)
+                fanin = int(self.config.get("store", {}).get("merge_fanin", tiers.DEFAULT_FANIN))
+                tiers.merge_partitions(self, self.con, set(result.parts), max(fanin, 2))
             return result
-
-    def _merge_crowded_days(self, project: str, batch_id: int) -> None:
-        """Many small appends (the collector writes every few hundred ms) would make each
-        later duplicate check open ever more files: merge a day once it has too many."""
-        limit = int(self.config.get("store", {}).get("compact_after_files", 48))
-        files = self.catalog.live_files("events", project)
-        touched = {(f.project, f.part) for f in files if f.batch_id == batch_id}
-        counts = Counter((f.project, f.part) for f in files)
-        crowded = {key for key in touched if counts[key] > limit}
-        if crowded:
-            self._compact_locked(project, min_files=2, only=crowded)
 
     def _append_with(
         self,
@@ -355,19 +356,21 @@ class Workspace:
         out_dir = self.root / "_tmp" / f"batch-{batch_id}-{uuid.uuid4().hex[:8]}"
         cols = ", ".join(f'"{c}"' for c in FILE_COLUMNS)
         # Stream straight from the source into partitioned files under _tmp: no sort and no
-        # materialised copy, so a 10M-event import needs little memory. Duplicates are
-        # looked for afterwards in the written files (cheap: one column), and only a batch
-        # that has some pays for a second, de-duplicating pass. Appends write snappy, the
-        # fastest codec to write; compaction rewrites each day with zstd, the smallest.
+        # materialised copy, so a 10M-event import needs little memory. Each row's
+        # hash(event_id) rides along (not written) for the duplicate check against the
+        # day's index (store/eventindex.py): O(batch · log day), and only a batch that has
+        # hash hits pays for an exact check and a rewrite of its file. Appends write
+        # snappy, the fastest codec to write; merges and compaction write zstd.
         try:
             reader = con.sql(
-                f"SELECT {cols}, project, CAST(timestamp AS DATE) AS date FROM ("
+                f"SELECT {cols}, project, CAST(timestamp AS DATE) AS date, "
+                f"{eventindex.HASH_SQL} AS {_HASH_COLUMN} FROM ("
                 f"SELECT * REPLACE (CASE WHEN timestamp IS NULL THEN error("
                 "'an event has no timestamp; every event needs one') ELSE timestamp END"
                 f" AS timestamp) FROM ({norm_sql}))",
                 params=[project, _ts_param(time.time()), source, project],
             ).to_arrow_reader(BATCH_ROWS)
-            rows_in, _ = write_partitioned(reader, out_dir, _WRITE_SCHEMA)
+            rows_in, written = write_partitioned(reader, out_dir, _WRITE_SCHEMA, carry=_HASH_COLUMN)
         except (duckdb.Error, pa.ArrowException) as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
             if "every event needs one" in str(exc):
@@ -384,42 +387,12 @@ class Workspace:
             con.execute("DROP VIEW IF EXISTS _append_src").fetchall()
             with contextlib.suppress(duckdb.Error):
                 con.unregister("_append_src")
-        inserted = rows_in
-        if rows_in:
-            written = [p for p in out_dir.rglob("*.parquet")]
-            parts = {(p.parent.parent.name.split("=", 1)[1], p.parent.name.split("=", 1)[1]) for p in written}
-            existing: list[str] = []
-            for proj in {p for p, _ in parts}:
-                dates = [d for p, d in parts if p == proj]
-                existing += [str(self.root / f.path) for f in self.catalog.files_in("events", proj, dates)]
-            new_files = _sql_list([str(p) for p in written])
-            # distinct 64-bit hashes are cheaper to count than distinct strings; a hash
-            # collision only costs the exact de-duplicating pass below, never a row
-            dup_sql = (
-                f"SELECT count(*) - count(DISTINCT hash(event_id)) FROM read_parquet({new_files})"
-            )
-            if existing:
-                dup_sql = (
-                    f"SELECT ({dup_sql}) + (SELECT count(*) FROM read_parquet({new_files}) "
-                    f"WHERE event_id IN (SELECT event_id FROM read_parquet({_sql_list(existing)})))"
-                )
-            if _scalar(con, dup_sql):
-                anti = (
-                    f"WHERE event_id NOT IN (SELECT event_id FROM read_parquet({_sql_list(existing)}))"
-                    if existing else ""
-                )
-                deduped = out_dir.with_name(out_dir.name + "-dedup")
-                inserted = _scalar(
-                    con,
-                    f"COPY (SELECT {cols}, project, date FROM read_parquet({new_files}, "
-                    "hive_partitioning = true, hive_types = {'project': VARCHAR, 'date': DATE}) "
-                    f"{anti} QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at)"
-                    f" = 1) TO '{deduped}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY "
-                    "(project, date), FILENAME_PATTERN 'part-{uuid}', WRITE_PARTITION_COLUMNS false)",
-                )
-                shutil.rmtree(out_dir, ignore_errors=True)
-                out_dir = deduped
-        entries = self._install_files(out_dir, batch_id) if inserted else []
+        try:
+            runs = self._drop_duplicates(con, written)
+            entries = self._install_files(out_dir, batch_id, runs)
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        inserted = sum(e.rows for e in entries)
         with self.catalog.transaction() as db:
             db.executemany(
                 "INSERT INTO files (path, tbl, project, part, rows, bytes, batch_id, created_at, sorted)"
@@ -432,16 +405,46 @@ class Workspace:
                 (time.time(), rows_in + rejected, inserted, rows_in - inserted, rejected,
                  rejects_path, detail, batch_id),
             )
-        shutil.rmtree(out_dir, ignore_errors=True)
-        return AppendResult(batch_id, rows_in, inserted, rows_in - inserted, len(entries))
+        return AppendResult(batch_id, rows_in, inserted, rows_in - inserted, len(entries),
+                            tuple(sorted({(e.project, e.part) for e in entries})))
 
-    def _install_files(self, out_dir: Path, batch_id: int) -> list[FileEntry]:
-        """fsync the written files, then rename them into their partitions."""
+    def _drop_duplicates(
+        self, con: duckdb.DuckDBPyConnection, written: list[WrittenFile]
+    ) -> dict[Path, eventindex.Run]:
+        """Rewrite each new file without the rows whose event_id its day already holds or
+        that repeat within it (a file left with no rows is removed); returns the index run
+        of every file that remains."""
+        fp = eventindex.fingerprint(con)
+        runs: dict[Path, eventindex.Run] = {}
+        for wf in written:
+            hashes = np.concatenate([c.to_numpy() for c in wf.carried]) if wf.carried else (
+                np.empty(0, np.uint64))
+            run = eventindex.sort_run(hashes.astype(np.uint64, copy=False))
+            live = self.catalog.files_in("events", wf.project, [wf.date])
+            eventindex.prune(self.root, wf.project, wf.date, live)
+            existing = eventindex.runs_for(con, self.root, live, fp)
+            drop = eventindex.duplicate_rows(self.root, wf.path, run, existing)
+            if len(drop):
+                out = wf.path.with_name(f"part-{uuid.uuid4().hex}.parquet")
+                kept, run = eventindex.without_rows(wf.path, drop, out, run)
+                wf.path.unlink()
+                if not kept:
+                    continue
+                wf.path = out
+            runs[wf.path] = run
+        return runs
+
+    def _install_files(
+        self, out_dir: Path, batch_id: int, runs: dict[Path, eventindex.Run]
+    ) -> list[FileEntry]:
+        """fsync the written files and write their index runs, then rename the files into
+        their partitions (the catalog commit that follows makes both live)."""
         import pyarrow.parquet as pq
 
         entries = []
         touched: set[Path] = set()
-        for path in sorted(out_dir.rglob("*.parquet")):
+        fp = eventindex.fingerprint(self.con) if runs else 0
+        for path in sorted(runs):
             rel_part = path.parent.relative_to(out_dir)  # project=P/date=D
             project = rel_part.parts[0].split("=", 1)[1]
             date = rel_part.parts[1].split("=", 1)[1]
@@ -451,11 +454,12 @@ class Workspace:
             dest = dest_dir / path.name
             rows = pq.ParquetFile(path).metadata.num_rows
             size = path.stat().st_size
+            rel = dest.relative_to(self.root).as_posix()
+            eventindex.write_run(eventindex.run_path(self.root, rel), runs[path], fp)
             path.rename(dest)
             touched.add(dest_dir)
             entries.append(
-                FileEntry(dest.relative_to(self.root).as_posix(), "events", project, date, rows,
-                          size, batch_id, False)
+                FileEntry(rel, "events", project, date, rows, size, batch_id, False)
             )
         for d in touched:
             _fsync_dir(d)
@@ -531,6 +535,8 @@ class Workspace:
         for files, *_ in done:
             for f in files:
                 (self.root / f.path).unlink(missing_ok=True)
+            # the sorted file's run is built by the next append into its day, if any
+            eventindex.drop_runs(self.root, [f.path for f in files])
         return CompactResult(
             len(done), sum(len(files) for files, *_ in done), len(done), sum(n for *_, n in done)
         )
