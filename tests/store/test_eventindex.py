@@ -95,9 +95,10 @@ def test_many_small_appends_keep_a_day_at_a_few_files_and_every_event_once(tmp_p
     for i in range(60):
         ws.append(numbered_events(25, start=i * 25, day_mod=1), source="test")
     files = ws.event_files()
-    # size tiers of fan-in 4: fewer than 4 files per tier
-    assert len(files) <= 3 * (1 + max(tiers.tier(f.rows, tiers.DEFAULT_FANIN) for f in files))
-    assert len(files) < 10
+    # fewer than merge_fanin files per size tier
+    fanin = tiers.DEFAULT_FANIN
+    assert len(files) <= (fanin - 1) * (1 + max(tiers.tier(f.rows, fanin) for f in files))
+    assert len(files) < 2 * fanin
     assert _ids(ws) == sorted(f"e{i}" for i in range(1500))
     assert _runs(ws) == {f.path for f in files}
     assert ws.append(numbered_events(1500, day_mod=1), source="test").inserted == 0
@@ -105,6 +106,9 @@ def test_many_small_appends_keep_a_day_at_a_few_files_and_every_event_once(tmp_p
 
 def test_files_merged_by_tier_keep_every_row_and_their_index(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
+    (ws.root / "cxlens.toml").write_text(
+        (ws.root / "cxlens.toml").read_text() + "\n[store]\nmerge_fanin = 4\n")
+    ws = Workspace.open(ws.root)
     for i in range(4):
         ws.append(numbered_events(20_000, start=i * 20_000, day_mod=1), source="test")
     (merged,) = ws.event_files()  # four files of one tier became one
