@@ -22,8 +22,9 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -45,7 +46,7 @@ class WrittenFile:
     date: str
     rows: int = 0
     #: the ``carry`` column's values, in the file's row order (not written to the file)
-    carried: list[pa.ChunkedArray] = field(default_factory=list)
+    carried: list[np.ndarray[Any, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -124,7 +125,8 @@ class PartitionWriter:
             return
         table = pa.concat_tables(part.pending)
         if self.carry is not None:
-            part.file.carried.append(table.column(self.carry))
+            # a copy: a slice would keep DuckDB's whole exported batch (every column) alive
+            part.file.carried.append(table.column(self.carry).to_numpy().copy())
             table = table.drop_columns([self.carry])
         if part.writer is None:
             part.file.path.parent.mkdir(parents=True, exist_ok=True)

@@ -417,8 +417,7 @@ class Workspace:
         fp = eventindex.fingerprint(con)
         runs: dict[Path, eventindex.Run] = {}
         for wf in written:
-            hashes = np.concatenate([c.to_numpy() for c in wf.carried]) if wf.carried else (
-                np.empty(0, np.uint64))
+            hashes = np.concatenate(wf.carried) if wf.carried else np.empty(0, np.uint64)
             run = eventindex.sort_run(hashes.astype(np.uint64, copy=False))
             live = self.catalog.files_in("events", wf.project, [wf.date])
             eventindex.prune(self.root, wf.project, wf.date, live)
