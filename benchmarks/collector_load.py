@@ -341,6 +341,9 @@ def main() -> None:
                          "which re-runs analyses in every worker whenever the events changed")
     ap.add_argument("--ceiling", action="store_true",
                     help="first run the same load against a bare uvicorn ASGI app (needs wrk)")
+    ap.add_argument("--settle", type=float, default=120.0,
+                    help="after the load, wait at most this long for the WAL to empty before "
+                         "reading the server's CPU time (server_cpu_us_per_event_with_writer)")
     ap.add_argument("--series-every", type=float, default=0.0,
                     help="seconds between printed samples (default: duration/20)")
     args = ap.parse_args()
@@ -389,6 +392,7 @@ def main() -> None:
     sampler.start()
     results: dict[str, dict[str, Any]] = {}
     acked = 0
+    run_cpu0 = sampler.cpu_seconds()
     for phase in phases:
         path, body, n = bodies[phase]
         cpu0, t0 = sampler.cpu_seconds(), time.monotonic()
@@ -408,6 +412,13 @@ def main() -> None:
                  wal_backlog_mb_s_after=[round(x, 1) for x in sampler.wal_backlog()],
                  loadavg_1min_start_end=[round(x, 2) for x in loads])
         results[phase] = r
+    # CPU per event *including* the writer: the phases' figures leave out whatever WAL
+    # backlog the writer had not yet moved into the workspace when a phase ended
+    settle_t0 = time.monotonic()
+    while sampler.wal_backlog()[0] > 0 and time.monotonic() - settle_t0 < args.settle:
+        time.sleep(0.2)
+    settle_s = time.monotonic() - settle_t0
+    total_cpu = sampler.cpu_seconds() - run_cpu0
     sampler.halt.set()
     t0 = time.monotonic()
     os.killpg(server.pid, signal.SIGTERM)
@@ -427,6 +438,8 @@ def main() -> None:
         "batch_rate_vs_orjson_parse_limit": round(best / limits["orjson"], 3) if best else None,
         "rss_mb_max": max(rss), "rss_mb_last": rss[-1],
         "series": series(sampler.samples, args.series_every or max(1.0, args.duration * len(phases) / 20)),
+        "settle_s": round(settle_s, 1),
+        "server_cpu_us_per_event_with_writer": round(total_cpu / max(acked, 1) * 1e6, 1),
         "shutdown_drain_s": round(drain_s, 1),
         "acknowledged_events": acked, "stored_events": stored, "still_in_wal": in_wal,
         # other processes on the box (a shared machine) depress every rate above

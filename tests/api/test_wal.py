@@ -25,7 +25,8 @@ class Sink:
         self.rows: list[list[Any]] = []
         self.fail_on = fail_on
 
-    def __call__(self, project: str, rows: list[list[Any]]) -> int:
+    def __call__(self, project: str, columns: list[list[Any]]) -> int:
+        rows = [list(r) for r in zip(*columns, strict=True)]
         if self.fail_on and any(r[0] == self.fail_on for r in rows):
             raise ValueError("poison")
         self.rows.extend(rows)
@@ -73,3 +74,49 @@ def test_a_poison_segment_is_set_aside_and_later_events_still_arrive(tmp_path: P
     assert drainer.quarantined == 1
     assert len(list((tmp_path / "wal" / "quarantine").iterdir())) == 1
     assert not list(wal.dir.glob("seg-*.log"))[:-1]
+
+
+def test_one_drainer_leads_and_drains_the_other_live_writers_closed_segments(tmp_path: Path) -> None:
+    a_log, b_log = SegmentLog(tmp_path / "wal", fsync=False), SegmentLog(tmp_path / "wal", fsync=False)
+    a_sink, b_sink = Sink(), Sink()
+    leader, follower = Drainer(a_log, a_sink), Drainer(b_log, b_sink)
+    leader.drain_once()  # takes the lead
+    b_log.write(encode_record("p", [row(1)]))
+    leader.drain_once()
+    assert a_sink.rows == []  # still open in b: never read while its writer may append
+    follower.drain_once()  # a follower only closes its segment
+    assert b_sink.rows == []
+    leader.drain_once()
+    assert [r[0] for r in a_sink.rows] == ["id-1"] and b_sink.rows == []
+    assert not b_log.closed_segments()
+
+
+def test_a_follower_confirms_an_erase_only_after_the_leader_drained_its_segments(tmp_path: Path) -> None:
+    from cxlens.ingest import wal_erasure
+
+    a_log, b_log = SegmentLog(tmp_path / "wal", fsync=False), SegmentLog(tmp_path / "wal", fsync=False)
+    a_sink = Sink()
+    leader, follower = Drainer(a_log, a_sink), Drainer(b_log, Sink())
+    leader.drain_once()
+    b_log.write(encode_record("p", [row(1), ("id-erase-me", *row(0)[1:])]))
+    req_dir = tmp_path / "wal" / wal_erasure.ERASE_DIR
+    req_dir.mkdir()
+    (req_dir / "r1.json").write_bytes(b'{"pattern": "erase-me"}')
+    follower.drain_once()
+    assert not (b_log.dir / "erase-r1.ack").exists()
+    leader.drain_once()
+    assert [r[0] for r in a_sink.rows] == ["id-1"]
+    follower.drain_once()
+    assert (b_log.dir / "erase-r1.ack").exists()
+
+
+def test_the_lead_passes_to_a_follower_when_the_leader_stops(tmp_path: Path) -> None:
+    a_log, b_log = SegmentLog(tmp_path / "wal", fsync=False), SegmentLog(tmp_path / "wal", fsync=False)
+    b_sink = Sink()
+    leader, follower = Drainer(a_log, Sink()), Drainer(b_log, b_sink)
+    leader.drain_once()
+    leader.start()
+    leader.stop()
+    b_log.write(encode_record("p", [row(1)]))
+    follower.drain_once()
+    assert [r[0] for r in b_sink.rows] == ["id-1"]

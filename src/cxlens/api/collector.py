@@ -38,7 +38,15 @@ from cxlens.ingest.segment import (
     normalize_messages,
     parse_time,
 )
-from cxlens.ingest.wal import Drainer, DrainStats, GroupCommit, SegmentLog, encode_record, table_for
+from cxlens.ingest.wal import (
+    Columns,
+    Drainer,
+    DrainStats,
+    GroupCommit,
+    SegmentLog,
+    columns_to_table,
+    encode_record,
+)
 from cxlens.store.catalog import Catalog
 from cxlens.store.keys import ProjectInfo, write_keys
 from cxlens.store.workspace import Workspace
@@ -160,8 +168,8 @@ class Collector:
                               lambda: float(len(self.wal.closed_segments())),
                               lambda: float(self.drainer.errors))
 
-    def _append(self, project: str, rows: list[list[Any]]) -> int:
-        table = table_for(rows)
+    def _append(self, project: str, columns: Columns) -> int:
+        table = columns_to_table(columns)
         res = self._ws.append(table, source="collector", project=project, kind="collector")
         # survey answers among them become feedback (never holds up the events)
         after_append(self._ws, project, table)

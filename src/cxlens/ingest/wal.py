@@ -3,12 +3,27 @@
 Layout: ``<ws>/wal/<writer>/seg-<n>.log``, one directory per server process (so
 ``--workers N`` never share a file), each holding an exclusive ``flock`` on
 ``<writer>/.lock`` while it lives. A record is ``[u32 length][u32 crc32][payload]``
-with payload ``orjson([project, rows])`` (rows already normalised, in the event column
-order). A request is acknowledged only after its record is written and fsynced;
-concurrent requests share one fsync (group commit: while one fsync runs the next
+with payload ``msgpack([project, columns])``: the request's rows, already normalised,
+column by column in the event column order (records of older versions hold
+``orjson([project, rows])`` and are still read). Column-major msgpack because the
+writer turns a whole round into one Arrow table: it only extends 15 lists per record
+and converts each once, instead of decoding (and garbage-collecting) one list per event
+and transposing them; msgpack because the rows' JSON texts need no escaping in it.
+A request is acknowledged only after its record is written and fsynced; concurrent requests share one fsync (group commit: while one fsync runs the next
 records queue up and go out together, so there is no timer and no added latency).
 
-The drainer thread wakes on the first write after a quiet spell (and then at most every
+Every process has a drainer thread, but only one of them at a time **leads** (holds
+the flock on ``wal/.drainer.lock``) and moves segments into the workspace: those of its
+own directory and the closed ones of every other live writer (a second flock,
+``<writer>/.alive``, held only by the owner, says it is alive; the ``.lock`` is also
+taken by adopters and by ``wal_erasure``). With ``--workers 2`` both processes used to
+append every round, queueing on the workspace writer lock and paying the append's fixed
+cost (and its duplicate check against the day) twice as often. The other drainers only
+close their open segment every ``interval`` (so the leader can take it), confirm erase
+requests once the leader has drained what they had closed, take over the lead when its
+holder dies, and drain their own directory at shutdown.
+
+The leading drainer wakes on the first write after a quiet spell (and then at most every
 ``interval`` seconds while traffic lasts), rotates the open segment, appends the
 closed segments to the workspace (one ``ws.append`` per project, which takes the
 workspace writer lock and dedupes on event_id) and only then deletes them. A crash
@@ -38,11 +53,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
+import pyarrow as pa
 
 from cxlens.errors import WorkspaceError
 from cxlens.ingest import wal_erasure
-from cxlens.ingest.segment import Row, rows_to_table
+from cxlens.ingest.segment import COLUMNS, ROW_SCHEMA, Row
 
 log = logging.getLogger("cxlens.wal")
 _HEADER = struct.Struct("<II")
@@ -50,27 +67,56 @@ _HEADER = struct.Struct("<II")
 #: 64 MB rounds let the server RSS swing by 1 GB in the 10-minute soak
 MAX_DRAIN_BYTES = 16 * 1024 * 1024
 QUARANTINE_AFTER = 10
+#: held (flock) by the leading drainer; ``<writer>/ALIVE`` only by the writer itself
+LEADER_LOCK = ".drainer.lock"
+ALIVE = ".alive"
+
+
+#: a list per event column (COLUMNS order), all of the same length
+Columns = list[list[Any]]
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder()
+_ORJSON_RECORD = ord("[")  # payloads of earlier versions: orjson([project, rows])
 
 
 def encode_record(project: str, rows: list[Row]) -> bytes:
-    payload = orjson.dumps([project, rows])
+    payload = _ENCODER.encode((project, tuple(zip(*rows, strict=True))))
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def read_segment(path: Path) -> Iterator[tuple[str, list[list[Any]]]]:
-    """Records of a segment; stops at the first torn or corrupt record."""
+def _records(path: Path) -> Iterator[tuple[str, Columns]]:
+    """(project, columns) of each record; stops at the first torn or corrupt record."""
     data = path.read_bytes()
+    view = memoryview(data)
     pos = 0
     while pos + _HEADER.size <= len(data):
         length, crc = _HEADER.unpack_from(data, pos)
         start = pos + _HEADER.size
-        payload = data[start : start + length]
+        payload = view[start : start + length]
         if len(payload) < length or zlib.crc32(payload) != crc:
             log.warning("torn record at %s offset %d: rest of segment skipped", path, pos)
             return
-        project, rows = orjson.loads(payload)
-        yield project, rows
+        if payload[0] == _ORJSON_RECORD:
+            project, rows = orjson.loads(payload)
+            columns: Columns = [list(c) for c in zip(*rows, strict=True)]
+        else:
+            project, columns = _DECODER.decode(payload)
+        if not columns:  # a record without rows
+            columns = [[] for _ in COLUMNS]
+        yield project, columns
         pos = start + length
+
+
+def read_segment(path: Path) -> Iterator[tuple[str, list[list[Any]]]]:
+    """Records of a segment as (project, rows); stops at the first torn or corrupt record."""
+    for project, columns in _records(path):
+        yield project, [list(r) for r in zip(*columns, strict=True)]
+
+
+def columns_to_table(columns: Columns) -> pa.Table:
+    """A drain round's columns -> an Arrow table with the event file columns."""
+    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, ROW_SCHEMA, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=ROW_SCHEMA)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -103,8 +149,10 @@ class SegmentLog:
         staging = root / f".new-{name}"
         staging.mkdir()
         fd = _try_lock(staging / ".lock")
-        assert fd is not None  # a fresh directory nobody else knows
+        alive = _try_lock(staging / ALIVE)
+        assert fd is not None and alive is not None  # a fresh directory nobody else knows
         self._lock_fd = fd
+        self._alive_fd = alive
         self.dir = root / name
         staging.rename(self.dir)
         self._fsync = fsync
@@ -169,6 +217,7 @@ class SegmentLog:
         """Delete the directory (only once every segment is drained) and unlock."""
         if not any(self.dir.glob("seg-*.log")):
             shutil.rmtree(self.dir, ignore_errors=True)
+        os.close(self._alive_fd)
         os.close(self._lock_fd)
 
 
@@ -222,7 +271,8 @@ class DrainStats:
     seconds: float
 
 
-Appender = Callable[[str, list[list[Any]]], int]
+#: (project, columns of one drain round) -> rows inserted
+Appender = Callable[[str, Columns], int]
 
 
 class Drainer(threading.Thread):
@@ -256,20 +306,74 @@ class Drainer(threading.Thread):
         #: seconds the final drain at shutdown may take (then whole rounds stop)
         self.shutdown_drain = 30.0
         self._deadline: float | None = None
+        self._leader_fd: int | None = None
+        self._round_rows = 0
+        #: a follower's erase requests waiting for these segments to be drained
+        self._ack_wait: tuple[list[wal_erasure.Request], list[Path]] | None = None
 
     def run(self) -> None:
-        # An idle drainer wakes on the first write, so a lone event is visible after one
-        # append; under load rounds are at least ``interval`` apart and batch more.
-        # Either wait ends early when an erase request waits for this writer.
+        # An idle leader wakes on its own first write or after ``interval`` (the other
+        # writers' segments), so a lone event is visible within about two intervals;
+        # under load rounds are at least ``interval`` apart and batch more. The wait
+        # ends early when an erase request waits for this writer.
         while not self._halt.is_set():
-            self._wait(self.log.written, self._adopt_every)
-            if self._halt.is_set():
-                break
-            self.log.written.clear()
-            self.drain_once()
-            self._wait(self._halt, self.interval)
+            if self._lead():
+                self._wait(self.log.written, self.interval)
+                if self._halt.is_set():
+                    break
+                self.log.written.clear()
+                self._round_rows = 0
+                self.drain_once()
+                if self._round_rows:  # busy: let the next round gather more
+                    self._wait(self._halt, self.interval)
+            else:
+                self._follow_once()
+                self._halt.wait(self.interval)
         self._deadline = time.monotonic() + self.shutdown_drain
-        self.drain_once()
+        self._final_drain()
+
+    def _lead(self) -> bool:
+        """True while this drainer leads (takes the lead when nobody holds it)."""
+        if self._leader_fd is None:
+            self._leader_fd = _try_lock(self.log.root / LEADER_LOCK)
+        return self._leader_fd is not None
+
+    def _follow_once(self) -> None:
+        """A round of a drainer that does not lead: close the open segment for the
+        leader; confirm erase requests once every segment closed after reading them
+        is gone (drained by the leader, with the matching rows dropped)."""
+        try:
+            requests = wal_erasure.pending(self.log.root)
+            self.log.rotate()
+            if self._ack_wait is None and (requests or self._acks):
+                self._ack_wait = (requests, self.log.closed_segments())
+            if self._ack_wait is not None:
+                confirmed, segments = self._ack_wait
+                if not any(p.exists() for p in segments):
+                    wal_erasure.acknowledge(self.log.dir, confirmed)
+                    self._acks = bool(confirmed)
+                    self._ack_wait = None
+        except Exception:
+            self.errors += 1
+            log.exception("rotating the WAL failed; will retry")
+        if self._on_round is not None:
+            self._on_round()
+
+    def _final_drain(self) -> None:
+        """At shutdown every drainer drains its own directory (the leader may be
+        stopping too); another running leader may take the same segments meanwhile,
+        which the append's event_id check makes harmless."""
+        try:
+            self._erase = wal_erasure.pending(self.log.root)
+            self.log.rotate()
+            self._drain_all(self.log.closed_segments())
+        except Exception:
+            self.errors += 1
+            log.exception("draining the WAL at shutdown failed; the segments stay for the next start")
+        finally:
+            if self._leader_fd is not None:
+                os.close(self._leader_fd)
+                self._leader_fd = None
 
     def _wait(self, event: threading.Event, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -291,6 +395,10 @@ class Drainer(threading.Thread):
         self.join(timeout)
 
     def drain_once(self) -> None:
+        """One round: the leader drains; any other drainer only rotates (see module doc)."""
+        if not self._lead():
+            self._follow_once()
+            return
         try:
             # requests read before the rotation: every row acknowledged before them is in
             # a segment this round drains (or drained earlier, so already in the workspace)
@@ -299,7 +407,7 @@ class Drainer(threading.Thread):
                 self._next_adopt = time.monotonic() + self._adopt_every
                 self.adopt_orphans()
             self.log.rotate()
-            complete = self._drain_all(self.log.closed_segments())
+            complete = self._drain_all(self.log.closed_segments() + self._live_writers_closed())
             if complete and (self._erase or self._acks):
                 wal_erasure.acknowledge(self.log.dir, self._erase)
                 self._acks = bool(self._erase)
@@ -362,21 +470,45 @@ class Drainer(threading.Thread):
         if not segments:
             return
         started = time.monotonic()
-        by_project: dict[str, list[list[Any]]] = {}
+        by_project: dict[str, Columns] = {}
         for seg in segments:
-            for project, rows in read_segment(seg):
-                by_project.setdefault(project, []).extend(wal_erasure.drop_matching(rows, self._erase))
+            for project, columns in _records(seg):
+                if self._erase:
+                    rows = wal_erasure.drop_matching([list(r) for r in zip(*columns, strict=True)], self._erase)
+                    columns = [list(c) for c in zip(*rows, strict=True)] or [[] for _ in COLUMNS]
+                into = by_project.get(project)
+                if into is None:
+                    by_project[project] = columns
+                else:
+                    for dest, col in zip(into, columns, strict=True):
+                        dest.extend(col)
         inserted = 0
         n = 0
-        for project, rows in by_project.items():
-            n += len(rows)
-            if rows:
-                inserted += self._append(project, rows)
+        for project, columns in by_project.items():
+            n += len(columns[0])
+            self._round_rows += len(columns[0])
+            if columns[0]:
+                inserted += self._append(project, columns)
         for seg in segments:
             seg.unlink(missing_ok=True)
         _fsync_dir(segments[0].parent)
         if self._on_drain is not None:
             self._on_drain(DrainStats(len(segments), n, inserted, time.monotonic() - started))
+
+    def _live_writers_closed(self) -> list[Path]:
+        """Closed segments of the other live writers: all but each one's newest (the
+        open one; a writer opens its next segment before it lets go of the last).
+        Directories of dead writers are left to ``adopt_orphans``, which locks them."""
+        out: list[Path] = []
+        for d in sorted(self.log.root.glob("w-*")):
+            if d == self.log.dir or not d.is_dir():
+                continue
+            fd = _try_lock(d / ALIVE)
+            if fd is not None:  # its writer is gone (or predates the ALIVE lock)
+                os.close(fd)
+                continue
+            out += sorted(d.glob("seg-*.log"))[:-1]
+        return out
 
     def adopt_orphans(self) -> None:
         """Drain the directories of writers that died (their lock is free)."""
@@ -395,8 +527,3 @@ class Drainer(threading.Thread):
                     shutil.rmtree(d, ignore_errors=True)
             finally:
                 os.close(fd)
-
-
-def table_for(rows: list[list[Any]]) -> Any:
-    """Rows as read back from the WAL -> Arrow table."""
-    return rows_to_table(rows)  # lists as they come: no copy of every row
