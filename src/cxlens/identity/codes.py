@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -223,7 +224,8 @@ def exact_codes(offsets: np.ndarray, data: np.ndarray, types: np.ndarray, h1: np
 
 
 def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (as int64) and data of one string chunk, without copying the data."""
+    """Offsets (int32, or int64 for large strings) and data of one string chunk, without
+    copying either: the kernels are compiled for both offset widths."""
     if pa.types.is_dictionary(arr.type):
         arr = arr.cast(arr.type.value_type)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
@@ -233,7 +235,7 @@ def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(offs, np.int64 if wide else np.int32, count=len(arr) + 1,
                             offset=arr.offset * (8 if wide else 4))
     payload = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-    return offsets.astype(np.int64, copy=False), payload
+    return offsets, payload
 
 
 def _chunks(col: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
@@ -248,13 +250,18 @@ def _threads() -> int:
         return max(1, min(4, os.cpu_count() or 1))
 
 
+_JOB_ROWS = 1 << 20  # big chunks are cut into slices (zero-copy) so every core gets work
+
+
 def _each_chunk(columns: list[pa.Array | pa.ChunkedArray], fn: Callable[[pa.Array, int], None]) -> None:
     """``fn(chunk, first row)`` for every chunk of ``columns`` laid end to end, on threads."""
     jobs = []
     pos = 0
     for col in columns:
         for chunk in _chunks(col):
-            jobs.append((chunk, pos))
+            for at in range(0, len(chunk), _JOB_ROWS):
+                part = chunk.slice(at, _JOB_ROWS) if len(chunk) > _JOB_ROWS else chunk
+                jobs.append((part, pos + at))
             pos += len(chunk)
     if len(jobs) < 2 or pos < 100_000:
         for chunk, at in jobs:
@@ -262,6 +269,19 @@ def _each_chunk(columns: list[pa.Array | pa.ChunkedArray], fn: Callable[[pa.Arra
         return
     with ThreadPoolExecutor(_threads()) as pool:
         for f in [pool.submit(fn, chunk, at) for chunk, at in jobs]:
+            f.result()
+
+
+def ranges(n: int, fn: Callable[[int, int], None]) -> None:
+    """``fn(lo, hi)`` over ``0..n`` cut into one range per core, on threads (for
+    kernels that release the GIL and write disjoint rows)."""
+    parts = _threads() if n >= 100_000 else 1
+    bounds = [n * k // parts for k in range(parts + 1)]
+    if parts == 1:
+        fn(0, n)
+        return
+    with ThreadPoolExecutor(parts) as pool:
+        for f in [pool.submit(fn, lo, hi) for lo, hi in pairwise(bounds)]:
             f.result()
 
 
@@ -302,13 +322,10 @@ def hashes(columns: list[pa.Array | pa.ChunkedArray], types: np.ndarray) -> tupl
     return h1, h2
 
 
-def take_sorted(columns: list[pa.Array | pa.ChunkedArray], rows: np.ndarray) -> pa.ChunkedArray:
-    """The strings at ascending, unique global ``rows`` of ``columns`` laid end to end:
+def take_mask(columns: list[pa.Array | pa.ChunkedArray], mask: np.ndarray) -> pa.ChunkedArray:
+    """The strings at the rows where ``mask`` is set, of ``columns`` laid end to end:
     a boolean filter per chunk, one sequential pass (Arrow's take over 150 chunks
     searched the chunk of every index and cost 4x as much at 10M links)."""
-    total = sum(len(c) for c in columns)
-    mask = np.zeros(total, np.bool_)
-    mask[rows] = True
     out: list[pa.Array] = []
     pos = 0
     for col in columns:

@@ -84,23 +84,32 @@ def stitch(links: Links, cfg: IdentityConfig, nodes: tuple[Column, Column] | Non
         id_cols.append(nodes[1])
     tcodes = enc.type_codes(type_cols, cfg.names)
     codes, first, node_h1, node_h2, row_h1 = enc.encode(id_cols, tcodes)
-    n_nodes = first.shape[0]
     if presorted or n < 2:
         order = np.arange(n, dtype=np.int32)
     else:
         # the hash of a row is the hash of its node: the tie key needs no gather
         pair = row_h1[:n] ^ (row_h1[n : 2 * n] * np.uint64(0x9E3779B97F4A7C15))
-        order = uf.radix_argsort(links.linked_at)
-        uf.break_ties(order, links.linked_at, pair)
-    a, b, number = uf.time_numbering(codes, n, order, n_nodes)
-    by_number = np.empty(n_nodes, np.int32)
-    by_number[number] = np.arange(n_nodes, dtype=np.int32)  # new number -> code
-    node_type = tcodes[first]
-    flagged_sorted, rec = uf.union_capped(a, b, node_type[by_number], cfg.caps())
+        order, sorted_ts = uf.radix_argsort(links.linked_at)
+        uf.break_ties(order, sorted_ts, pair)
+        del pair, sorted_ts
+    del row_h1
+    a, b, number, by_number = uf.time_numbering(codes, n, order, len(first))
+    node_type = tcodes[first[by_number]]
+    caps = cfg.caps()
+    word, shift, mask, width = uf.count_layout(caps)
+    rec = np.empty((len(node_type), width), np.int32)
     flagged = np.empty(n, np.bool_)
-    flagged[order] = flagged_sorted
-    out = uf.first_order(first, len(tcodes))  # codes by first row: strings are read in order
-    keys = uf.person_keys(rec, cfg.ranks()[node_type[by_number]], node_h1[by_number], node_h2[by_number])
-    persons = uf.hex_ids(keys[number[out]])
-    id_type = pa.DictionaryArray.from_arrays(pa.array(node_type[out].astype(np.int32)), pa.array(cfg.names))
-    return Stitched(id_type, enc.take_sorted(id_cols, first[out]), _fixed_strings(persons), flagged)
+    flagged[order] = uf.union_capped(a, b, node_type, caps, word, shift, mask, rec)
+    del a, b
+    best_h1 = np.empty(len(node_type), np.uint64)
+    best = np.empty(len(node_type), np.int32)
+    uf.person_keys(rec, cfg.ranks()[node_type], node_h1[by_number], node_h2, by_number, best_h1, best)
+    # nodes in order of their first row: the id strings are then read sequentially
+    first_row = np.zeros(len(tcodes), np.bool_)
+    first_row[first] = True
+    rows = np.flatnonzero(first_row)
+    keys = best_h1[rec[:, 0][number[codes[rows]]]]
+    persons = np.empty((len(rows), 17), np.uint8)
+    enc.ranges(len(rows), lambda lo, hi: uf.hex_ids(keys, persons, lo, hi))
+    id_type = pa.DictionaryArray.from_arrays(pa.array(tcodes[rows].astype(np.int32)), pa.array(cfg.names))
+    return Stitched(id_type, enc.take_mask(id_cols, first_row), _fixed_strings(persons), flagged)
