@@ -96,6 +96,26 @@ def test_the_same_links_in_any_order_give_the_same_persons() -> None:
         assert persons(base.take(pa.array(order))) == first
 
 
+
+def test_caps_too_wide_to_share_a_word_are_honoured_as_narrow_ones() -> None:
+    # the union-find packs each type's count into its cap's bit length; caps of
+    # millions spill into further words, which must count and refuse alike
+    from cxlens.identity.config import IdType
+    wide = IdentityConfig((IdType("user_id", 1, 1), IdType("crm", 2, 2**30), IdType("shop", 3, 2**30),
+                           IdType("email", 4, 2), IdType("anonymous_id", 9, 2)))
+    t = pa.table({
+        "id_type_a": ["anonymous_id", "anonymous_id", "anonymous_id", "email", "email", "email", "crm"],
+        "id_a": ["d1", "d1", "d2", "a@x", "b@x", "c@x", "c1"],
+        "id_type_b": ["user_id", "user_id", "user_id", "user_id", "user_id", "user_id", "user_id"],
+        "id_b": ["u1", "u2", "u1", "u1", "u1", "u1", "u1"],
+        "linked_at": pa.array(list(range(7)), pa.timestamp("us"))})
+    s = stitch(Links.from_table(t), wide)
+    # d1-u2: a second user id; c@x: a third e-mail; d2 fits (2 devices), c1 fits
+    assert s.flagged.tolist() == [False, True, False, False, False, True, False]
+    m = dict(zip(s.id.to_pylist(), s.person_id.to_pylist(), strict=True))
+    assert m["d1"] == m["d2"] == m["a@x"] == m["b@x"] == m["c1"] == m["u1"]
+    assert len({m["u1"], m["u2"], m["c@x"]}) == 3
+
 def test_arrival_order_of_batches_does_not_change_person_ids(tmp_path: Any) -> None:
     evs = [ident("2024-05-01 10:00", "d1", "u-x", email="X@Example.de"),
            ident("2024-05-02 10:00", "d2", "u-x"), page("2024-05-02 11:00", "d3"),
@@ -158,3 +178,51 @@ def test_explain_lists_links_with_source_and_time(ws: Workspace) -> None:
     got = {(ln.id_b if ln.id_type_b == "email" else ln.id_a, ln.link_source, ln.linked_at[:16]) for ln in ex.links}
     assert got == {("d1", "test:identify", "2024-05-01 10:00"), ("a@b.de", "test:trait:email", "2024-05-01 10:00"),
                    ("old-crm-7", "test:alias", "2024-05-02 10:00")}
+
+
+
+def link_states(ws: Workspace) -> set[tuple[str, str, bool, bool]]:
+    return {(ln.id_a, ln.id_b, ln.flagged, ln.removed) for i in ("u-1", "u-2", "u-3")
+            for ln in explain(ws, None, i).links}
+
+
+def the_map(ws: Workspace) -> dict[tuple[str, str], str]:
+    return {(t, i): p for t, i, p in id_map(ws, ws.default_project).fetchall()}
+
+
+def test_unlink_lets_a_link_once_over_the_cap_join_as_a_full_resolve_would(tmp_path: Any) -> None:
+    # one user id and at most two devices per person. A shop kiosk: u-1 logs in on it
+    # first, so u-2's login there is over the user cap and flagged, and u-2 still has
+    # room for a second device, d5. Unlinking the kiosk from u-1 lets the kiosk join
+    # u-2 (the flagged login becomes active); then d5 is u-2's third device (flagged
+    # now) and d5's later login as u-3, flagged before, joins d5 to u-3: the change
+    # travels over two flagged links.
+    ws = Workspace.init(tmp_path / "ws")
+    (ws.root / "cxlens.toml").write_text(
+        (ws.root / "cxlens.toml").read_text() + "\n[identity.id_types.anonymous_id]\ncap = 2\n")
+    ws = Workspace.open(ws.root)
+    ws.append(journeys({"p": [ident("2024-05-01 09:00", "d2", "u-2"),
+                              ident("2024-05-01 10:00", "kiosk", "u-1"),
+                              ident("2024-05-01 11:00", "kiosk", "u-2"),
+                              ident("2024-05-01 12:00", "d5", "u-2"),
+                              ident("2024-05-01 13:00", "d5", "u-3")]}), source="test")
+    resolve(ws)
+    m = the_map(ws)
+    assert m[("anonymous_id", "kiosk")] == m[("user_id", "u-1")]
+    assert m[("anonymous_id", "d5")] == m[("user_id", "u-2")] != m[("user_id", "u-3")]
+    assert {("kiosk", "u-2", True, False), ("d5", "u-2", False, False), ("d5", "u-3", True, False)
+            } <= link_states(ws)
+
+    res = unlink(ws, None, "kiosk", "u-1")
+
+    assert res.removed_links == 1 and len(res.persons_after) == 2
+    m = the_map(ws)
+    assert m[("anonymous_id", "kiosk")] == m[("user_id", "u-2")] == m[("anonymous_id", "d2")]
+    assert m[("anonymous_id", "d5")] == m[("user_id", "u-3")] != m[("user_id", "u-2")]
+    assert len({m[("user_id", u)] for u in ("u-1", "u-2", "u-3")}) == 3
+    states = link_states(ws)
+    assert {("kiosk", "u-1", False, True), ("kiosk", "u-2", False, False), ("d5", "u-2", True, False),
+            ("d5", "u-3", False, False)} <= states
+    resolve(ws, full=True)
+    assert the_map(ws) == m and link_states(ws) == states
+    ws.close()

@@ -432,9 +432,42 @@ def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Tabl
     return s
 
 
+def _with_flagged_neighbours(ws: Workspace, project: str, members: pa.Table) -> pa.Table:
+    """``members`` (id_type, id) plus every person reachable from them over flagged
+    links, transitively: the connected components of all active and flagged links
+    around them. Whether a flagged link fits under the caps depends on the persons
+    at both ends, so after an unlink these are exactly the ids whose persons and
+    link states a full resolve could give differently; links never cross this set."""
+    src = linkstore.source(ws, project)
+    map_src = idmap.source(ws, project)
+    if src is None or map_src is None:
+        return members
+    con = ws.con
+    while True:
+        con.register("_grow", members)
+        try:
+            grown = _arrow(con.sql(
+                "WITH ends AS ("
+                f" SELECT l.id_type_b AS id_type, l.id_b AS id FROM {src} l SEMI JOIN _grow g"
+                " ON g.id_type = l.id_type_a AND g.id = l.id_a WHERE l.flagged AND NOT l.removed"
+                f" UNION SELECT l.id_type_a, l.id_a FROM {src} l SEMI JOIN _grow g"
+                " ON g.id_type = l.id_type_b AND g.id = l.id_b WHERE l.flagged AND NOT l.removed),"
+                f" persons AS (SELECT DISTINCT m.person_id FROM {map_src} m SEMI JOIN ends e USING (id_type, id))"
+                " SELECT id_type, id FROM _grow UNION SELECT id_type, id FROM ends"
+                f" UNION SELECT m.id_type, m.id FROM {map_src} m SEMI JOIN persons USING (person_id)"
+            ).to_arrow_table())
+        finally:
+            con.unregister("_grow")
+        if grown.num_rows == members.num_rows:
+            return members
+        members = grown
+
+
 def unlink(ws: Workspace, project: str | None, id_a: str, id_b: str) -> UnlinkResult:
     """Undo the direct link(s) between two ids: marked removed (never re-added from the
-    same events), and the person they joined is recomputed from its remaining links."""
+    same events), and the person they joined is recomputed from its remaining links,
+    together with every person its ids reach over flagged links: a link once over a
+    cap may fit now (e.g. a shared device's second user), as in a full resolve."""
     project = project or ws.default_project
     cfg = IdentityConfig.from_config(ws.config)
     with ws.writing():
@@ -444,8 +477,11 @@ def unlink(ws: Workspace, project: str | None, id_a: str, id_b: str) -> UnlinkRe
         if not direct:
             raise NotFound(f"no direct link between {id_a!r} and {id_b!r}; see the chain with:"
                            f" cxlens profile explain {id_a}")
-        members = pa.table({"id_type": [i["id_type"] for i in ids], "id": [i["id"] for i in ids]})
+        own = pa.table({"id_type": [i["id_type"] for i in ids], "id": [i["id"] for i in ids]})
+        members = _with_flagged_neighbours(ws, project, own)
         s = _restitch(ws, project, cfg, members, None, pa.table({"a": [id_a, id_b], "b": [id_b, id_a]}),
                       "unlink")
-        after = sorted(set(s.person_id.to_pylist()))
+        mine = pc.is_in(pc.binary_join_element_wise(s.id_type.cast(pa.string()), s.id, "\x1f"),
+                        value_set=pc.binary_join_element_wise(own.column("id_type"), own.column("id"), "\x1f"))
+        after = sorted(set(s.table().filter(mine).column("person_id").to_pylist()))
         return UnlinkResult(project, len(direct), [person], after)
