@@ -166,6 +166,54 @@ event_id = { from = ["oid"], prefix = "order" }
     assert got["c1"] == (datetime(2024, 5, 1, 10, tzinfo=UTC), 10.5, {"oid": "o1"})
 
 
+def test_parquet_bad_rows_are_named_by_row_and_the_good_ones_imported(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # a Parquet file is first asked whether it has any bad row at all; when it has,
+    # the full check pass still names each one
+    file = tmp_path / "events.parquet"
+    duckdb.connect().execute(
+        "COPY (SELECT * FROM (VALUES ('u1', TIMESTAMPTZ '2024-05-01 10:00+00', 'track'),"
+        " ('u2', NULL, 'track'), ('u3', TIMESTAMPTZ '2024-05-01 11:00+00', 'click'),"
+        " ('u4', TIMESTAMPTZ '2024-05-01 12:00+00', 'page')) t(who, ts, kind))"
+        f" TO '{file}' (FORMAT parquet)"
+    )
+    mapping = write_mapping(tmp_path / "m.toml", """
+[fields]
+timestamp = "ts"
+user_id = "who"
+type = "kind"
+event = { value = "Visited" }
+""")
+    report = import_file(ws, file, format="parquet", mapping=mapping)
+
+    assert (report.inserted, report.rejected) == (2, 2)
+    assert report.first_rejects == ("row 2, column ts: missing timestamp",
+                                    "row 3, column kind: unknown type click; use one of "
+                                    "alias, group, identify, page, screen, track")
+    assert sorted(e["user_id"] for e in events(ws)) == ["u1", "u4"]
+    with pytest.raises(BadRowsError):
+        import_file(ws, file, format="parquet", mapping=mapping, strict=True)
+
+
+def test_context_json_text_is_what_duckdb_writes_for_the_same_object() -> None:
+    from cxlens.ingest.tabular import _json_text
+
+    con = duckdb.connect()
+    values = ['a"b', "back\\slash", "nl\nx", "ctl\x01", "ümlaut €", "/s/", "", None]
+    built = _json_text({"page": {"url": "v", "Ref": "v"}, "device": {"type": "v"}, "x": "v"})
+    struct = "to_json({'page': {'url': v, 'Ref': v}, 'device': {'type': v}, 'x': v})"
+    for v in values:
+        got, want = con.execute(f"SELECT {built}, CAST({struct} AS VARCHAR) FROM (SELECT ?::VARCHAR AS v)",
+                                [v]).fetchall()[0]
+        assert got == want
+    # keys that differ only in case (no DuckDB struct can hold them) as json_object has them
+    got, want = con.execute(
+        f"SELECT {_json_text({'Page': 'v', 'page': 'v'})}, CAST(json_object('Page', v, 'page', v)"
+        " AS VARCHAR) FROM (SELECT 'x' AS v)").fetchall()[0]
+    assert got == want == '{"Page":"x","page":"x"}'
+
+
 def test_strict_import_writes_nothing_when_one_row_is_bad(ws: Workspace, tmp_path: Path) -> None:
     people = {**SHOP, "cara": [{"when": "gestern", "what": "view", "sku": "C", "price": "1", "zip": "1"}]}
     file = write_csv(tmp_path / "shop.csv", people)

@@ -8,6 +8,7 @@ consumes, which skips exactly those rows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -300,30 +301,31 @@ class _Builder:
 
 
 def _json_text(tree: dict[str, object]) -> str:
-    """A nested object of SQL expressions as JSON text."""
+    """A nested object of SQL expressions as JSON text.
 
-    def render(node: dict[str, object]) -> str:
-        args = []
-        for key, val in node.items():
-            args.append(f"{lit(key)}, {render(val) if isinstance(val, dict) else val}")
-        return f"json_object({', '.join(args)})"
+    Built as one ``concat`` of literal JSON punctuation and ``to_json`` per leaf: the same
+    bytes as ``to_json`` of a nested struct (and as nested ``json_object`` calls) at
+    about half the cost of the struct and a third of json_object, which serialise a
+    document tree per row. It also takes keys that differ only in case, which a DuckDB
+    struct cannot hold."""
+    parts: list[str] = []
+    text: list[str] = []  # literal JSON text not yet emitted
 
-    def render_struct(node: dict[str, object]) -> str:
-        # the same JSON text as nested json_object calls at half the cost: a struct is
-        # serialised once, where each inner json_object is serialised and parsed again
-        items = (f"{lit(k)}: {render_struct(v) if isinstance(v, dict) else v}"
-                 for k, v in node.items())
-        return "{" + ", ".join(items) + "}"
+    def render(node: dict[str, object]) -> None:
+        text.append("{")
+        for i, (key, val) in enumerate(node.items()):
+            text.append(("," if i else "") + json.dumps(key, ensure_ascii=False) + ":")
+            if isinstance(val, dict):
+                render(val)
+            else:
+                parts.append(lit("".join(text)))
+                text.clear()
+                parts.append(f"coalesce(CAST(to_json({val}) AS VARCHAR), 'null')")
+        text.append("}")
 
-    def unique_keys(node: dict[str, object]) -> bool:
-        # struct field names are case-insensitive in DuckDB: {'Page': .., 'page': ..}
-        # only works as json_object
-        return len({k.lower() for k in node}) == len(node) and all(
-            unique_keys(v) for v in node.values() if isinstance(v, dict))
-
-    if unique_keys(tree):
-        return f"CAST(to_json({render_struct(tree)}) AS VARCHAR)"
-    return f"CAST({render(tree)} AS VARCHAR)"
+    render(tree)
+    parts.append(lit("".join(text)))
+    return f"concat({', '.join(parts)})"
 
 
 def build_query(mapping: Mapping, src: Source) -> MappedQuery:
@@ -352,6 +354,8 @@ def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> Iterator[Rej
                 ).fetchall()
             ]
             cur = con.execute(f"SELECT * FROM {src.rejects_table}_bad ORDER BY __r")
+        elif src.kind == "parquet" and not _any_bad(con, q):
+            return
         else:
             cur = con.execute(q.check_sql())
         bad_lines = [m[0] for m in malformed]
@@ -377,6 +381,17 @@ def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> Iterator[Rej
         if src.kind == "csv":
             for suffix in ("", "_scan", "_bad"):
                 con.execute(f"DROP TABLE IF EXISTS {src.rejects_table}{suffix}").fetchall()
+
+
+def _any_bad(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> bool:
+    """Whether any row fails a check. A Parquet file cannot hold malformed lines, and
+    nearly always holds no bad row at all: asking that first is a parallel scan of the
+    few checked columns that stops at the first bad row, where the full check pass
+    numbers every row in one window (single-threaded; 1.4 s of a 10M-row import)."""
+    if not q.checks:
+        return False
+    sql = f"SELECT 1 FROM ({q.inner(check=True)}) WHERE {q.bad_sql()} LIMIT 1"
+    return bool(con.execute(sql).fetchall())
 
 
 def _malformed(m: tuple[int, str, str, str], header: int) -> Reject:
