@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import orjson
 import pyarrow as pa
@@ -133,7 +133,43 @@ def parse_time(value: Any, field: str) -> datetime | None:
 
 
 def to_us(dt: datetime) -> int:
-    return (dt - _EPOCH) // _US
+    d = dt - _EPOCH  # attribute arithmetic: a third cheaper than ``// timedelta``
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+#: (datetime, its to_us) of the last batch's received_at and sent_at: every message of
+#: a batch passes the same two objects (one tuple, so a swap is atomic across threads)
+_RECEIVED_US: tuple[datetime | None, int] = (None, 0)
+_SENT_US: tuple[datetime | None, int] = (None, 0)
+
+
+def _received_us(dt: datetime) -> int:
+    global _RECEIVED_US
+    cached = _RECEIVED_US
+    if cached[0] is dt:
+        return cached[1]
+    us = to_us(dt)
+    _RECEIVED_US = (dt, us)
+    return us
+
+
+def _sent_us(dt: datetime) -> int:
+    global _SENT_US
+    cached = _SENT_US
+    if cached[0] is dt:
+        return cached[1]
+    us = to_us(dt)
+    _SENT_US = (dt, us)
+    return us
+
+
+@lru_cache(maxsize=16)
+def _span_us(span: timedelta) -> int:
+    return span // _US
+
+
+_MIN_US: Final = to_us(datetime(1900, 1, 1, tzinfo=UTC))
+_END_US: Final = to_us(datetime(2201, 1, 1, tzinfo=UTC))
 
 
 def _text(value: Any, field: str, *, required: bool = False) -> str | None:
@@ -185,10 +221,9 @@ def _fill_acquisition(ctx: dict[str, Any], page: dict[str, Any]) -> None:
     search = page.get("search")
     query = search if isinstance(search, str) and search else None
     if query is None and isinstance(url, str) and "?" in url:
-        try:
-            query = urlsplit(url).query
-        except ValueError:
-            return
+        # what urlsplit(url).query gives (the part between '?' and '#'), without parsing
+        # the rest of the URL
+        query = url.partition("#")[0].partition("?")[2]
     if not query:
         return
     campaign, clicks = _query_acquisition(query)
@@ -253,19 +288,26 @@ def message_row(
 
     if trust_received_at and msg.get("receivedAt") is not None:
         received_at = parse_time(msg.get("receivedAt"), "receivedAt") or received_at
+    # in integer microseconds: datetime arithmetic was the largest single cost of a
+    # message in the collector's profile
+    received_us = _received_us(received_at)
     ts = parse_time(msg.get("timestamp"), "timestamp")
     if ts is None:
         ts = parse_time(msg.get("originalTimestamp"), "originalTimestamp")
-    msg_sent = parse_time(msg.get("sentAt"), "sentAt") or sent_at
+    own_sent = parse_time(msg.get("sentAt"), "sentAt")
     if ts is None:
-        ts = received_at
-    elif msg_sent is not None:
-        ts = received_at - (msg_sent - ts)
-    if limits.max_future is not None and ts > received_at + limits.max_future:
+        ts_us = received_us
+    elif own_sent is not None:
+        ts_us = received_us - (to_us(own_sent) - to_us(ts))
+    elif sent_at is not None:
+        ts_us = received_us - (_sent_us(sent_at) - to_us(ts))
+    else:
+        ts_us = to_us(ts)
+    if limits.max_future is not None and ts_us > received_us + _span_us(limits.max_future):
         raise Bad("timestamp", f"is more than {limits.max_future} after the time it was received")
-    if limits.max_past is not None and ts < received_at - limits.max_past:
+    if limits.max_past is not None and ts_us < received_us - _span_us(limits.max_past):
         raise Bad("timestamp", f"is more than {limits.max_past.days} days before the time it was received")
-    if ts.year < 1900 or ts.year > 2200:
+    if ts_us < _MIN_US or ts_us >= _END_US:
         raise Bad("timestamp", "is outside the years 1900-2200")
 
     event_id = _text(msg.get("messageId"), "messageId")
@@ -341,7 +383,7 @@ def message_row(
     if size > limits.max_event_bytes:
         raise Bad("", f"event is {size} bytes, more than the limit of {limits.max_event_bytes}")
     return (
-        event_id, to_us(ts), to_us(received_at), typ, event, anonymous_id, user_id,
+        event_id, ts_us, received_us, typ, event, anonymous_id, user_id,
         account_id, None, request.source, session_id, props_json, ctx_json, revenue, currency,
     )
 
