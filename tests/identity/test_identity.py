@@ -226,3 +226,24 @@ def test_unlink_lets_a_link_once_over_the_cap_join_as_a_full_resolve_would(tmp_p
     resolve(ws, full=True)
     assert the_map(ws) == m and link_states(ws) == states
     ws.close()
+
+
+def test_ids_coded_on_several_cores_get_one_dense_number_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cxlens.identity import codes as enc
+    from cxlens.identity import unionfind as uf
+    monkeypatch.setattr(enc, "_threads", lambda: 3)  # three partition ranges, whatever the machine
+    rng = np.random.default_rng(3)
+    distinct = rng.integers(0, 2**63, 700_000, dtype=np.int64).astype(np.uint64)
+    pick = rng.integers(0, len(distinct), 1_200_000)
+    h1 = distinct[pick]
+    h2 = h1 * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)
+    codes, first, n1, _, segs = enc.radix_codes(h1, h2)
+    assert len(segs) == 3
+    valid = np.concatenate([np.arange(lo, hi) for lo, hi in segs])
+    assert len(valid) == len(np.unique(pick))
+    assert (n1[codes] == h1).all()  # each row's code carries its own hash
+    assert (codes[first[valid]] == valid).all()  # the first row of a code has that code
+    by_hash = np.argsort(n1[valid])
+    assert (first[valid][by_hash] == np.unique(h1, return_index=True)[1]).all()  # ... and is the first
+    old = uf.time_numbering(codes, 600_000, np.arange(600_000, dtype=np.int32), segs)[3]
+    assert sorted(old.tolist()) == sorted(valid.tolist())  # dense numbers for exactly the valid codes

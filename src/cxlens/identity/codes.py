@@ -104,43 +104,50 @@ def match_types(offsets: np.ndarray, data: np.ndarray, name_offsets: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def radix_codes(h1: np.ndarray, h2: np.ndarray, bits: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Dense codes for rows by (h1, h2), partition by partition on the top ``bits`` of h1.
+def part_counts(h1: np.ndarray, shift: int, n_parts: int, lo: int, hi: int) -> np.ndarray:
+    """Rows ``lo:hi`` per partition (the top bits of h1)."""
+    count = np.zeros(n_parts, np.int64)
+    s = np.uint64(shift)
+    for i in range(lo, hi):
+        count[np.int64(h1[i] >> s)] += 1
+    return count
 
-    Returns (code per row, first row of each code, h1 and h2 of each code, ok); ok is
-    False when two rows share h1 but not h2 (then nothing else is valid).
-    """
-    n = h1.shape[0]
-    n_parts = 1 << bits
-    shift = np.uint64(64 - bits)
-    start = np.zeros(n_parts + 1, np.int64)
-    for i in range(n):
-        start[np.int64(h1[i] >> shift) + 1] += 1
-    for b in range(n_parts):
-        start[b + 1] += start[b]
-    fill = start[:-1].copy()
-    rows = np.empty(n, np.int32)
-    ph = np.empty(n, np.uint64)
-    for i in range(n):  # stable: rows stay ascending inside a partition
-        part = np.int64(h1[i] >> shift)
+
+@njit(cache=True, nogil=True)
+def part_scatter(h1: np.ndarray, shift: int, lo: int, hi: int, fill: np.ndarray,
+                 rows: np.ndarray, ph: np.ndarray) -> None:
+    """Rows ``lo:hi`` (and their h1) into their partitions from ``fill`` on: threads
+    scatter ascending row ranges to ascending places, so rows stay ascending inside
+    a partition."""
+    s = np.uint64(shift)
+    for i in range(lo, hi):
+        part = np.int64(h1[i] >> s)
         q = fill[part]
         rows[q] = i
         ph[q] = h1[i]
         fill[part] = q + 1
-    codes = np.empty(n, np.int32)
-    first = np.empty(n, np.int32)
-    node_h1 = np.empty(n, np.uint64)
-    node_h2 = np.empty(n, np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def part_codes(start: np.ndarray, p_lo: int, p_hi: int, rows: np.ndarray, ph: np.ndarray, h2: np.ndarray,
+               codes: np.ndarray, first: np.ndarray, node_h1: np.ndarray, node_h2: np.ndarray) -> int:
+    """Codes by (h1, h2) for the partitions ``p_lo:p_hi``, each deduplicated by a small
+    open-addressing table that stays in the cache. The codes count from ``start[p_lo]``
+    (no range has more codes than rows, so ranges never overlap): ``codes[row]``, and
+    the codes' first row, h1 and h2 in ``first``, ``node_h1``, ``node_h2``. Returns the
+    number of codes, or -1 when two rows share h1 but not h2 (then nothing else is
+    valid)."""
+    base = start[p_lo]
     biggest = np.int64(0)
-    for p in range(n_parts):
+    for p in range(p_lo, p_hi):
         biggest = max(biggest, start[p + 1] - start[p])
     size = 16
     while size < 2 * biggest:
         size *= 2
     slot_code = np.full(size, -1, np.int32)
+    used = np.empty(biggest + 1, np.int64)
     n_codes = 0
-    for p in range(n_parts):
+    for p in range(p_lo, p_hi):
         s, e = start[p], start[p + 1]
         if s == e:
             continue
@@ -148,7 +155,6 @@ def radix_codes(h1: np.ndarray, h2: np.ndarray, bits: int
         while m < 2 * (e - s):
             m *= 2
         mask = np.uint64(m - 1)
-        used = np.empty(e - s, np.int64)
         n_used = 0
         for q in range(s, e):
             h = ph[q]
@@ -160,22 +166,22 @@ def radix_codes(h1: np.ndarray, h2: np.ndarray, bits: int
                     used[n_used] = slot
                     n_used += 1
                     r = rows[q]
-                    first[n_codes] = r
-                    node_h1[n_codes] = h
-                    node_h2[n_codes] = h2[r]
-                    codes[r] = n_codes
+                    first[base + n_codes] = r
+                    node_h1[base + n_codes] = h
+                    node_h2[base + n_codes] = h2[r]
+                    codes[r] = base + n_codes
                     n_codes += 1
                     break
-                if node_h1[c] == h:
+                if node_h1[base + c] == h:
                     r = rows[q]
-                    if node_h2[c] != h2[r]:
-                        return codes, first, node_h1, node_h2, False
-                    codes[r] = c
+                    if node_h2[base + c] != h2[r]:
+                        return -1
+                    codes[r] = base + c
                     break
                 slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
         for u in range(n_used):  # reset only the slots this partition used
             slot_code[used[u]] = -1
-    return codes, first[:n_codes].copy(), node_h1[:n_codes].copy(), node_h2[:n_codes].copy(), True
+    return n_codes
 
 
 @njit(cache=True, nogil=True)
@@ -336,22 +342,77 @@ def take_mask(columns: list[pa.Array | pa.ChunkedArray], mask: np.ndarray) -> pa
     return pa.chunked_array(out, pa.string())
 
 
-def encode(columns: list[pa.Array | pa.ChunkedArray], types: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Dense node codes for the (type, id) rows of ``columns``.
+def radix_codes(h1: np.ndarray, h2: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Codes for rows by (h1, h2): rows are partitioned on the top bits of h1
+    (histogram and scatter per row range), and the partitions deduplicated in one
+    contiguous range of partitions per core.
 
-    Returns (code per row, first row of each code, h1 and h2 of each code, h1 of
-    each row)."""
-    h1, h2 = hashes(columns, types)
+    Returns (code per row, first row, h1 and h2 per code, segments): the codes of a
+    range count from its first row's place, so the code space has gaps; ``segments``
+    (k x 2) are the [lo, hi) ranges of valid codes. Closing the gaps would cost a
+    random write per row; ``time_numbering`` renumbers densely anyway. Empty
+    segments mean two rows share h1 but not h2 (nothing else is valid then)."""
     n = h1.shape[0]
     bits = 1
     while (n >> bits) > 2048 and bits < 16:
         bits += 1
-    codes, first, n1, n2, ok = radix_codes(h1, h2, bits)
-    if ok:
-        return codes, first, n1, n2, h1
+    n_parts, shift = 1 << bits, 64 - bits
+    k = _threads() if n >= 1_000_000 else 1
+    cuts = [n * t // k for t in range(k + 1)]
+    per: list[np.ndarray] = [np.empty(0, np.int64)] * k
+
+    def hist(t: int) -> None:
+        per[t] = part_counts(h1, shift, n_parts, cuts[t], cuts[t + 1])
+
+    _run(k, hist)
+    counts = np.stack(per)  # (row range, partition)
+    start = np.zeros(n_parts + 1, np.int64)
+    np.cumsum(counts.sum(axis=0), out=start[1:])
+    fills = [start[:-1] + counts[:t].sum(axis=0) for t in range(k)]
+    rows = np.empty(n, np.int32)
+    ph = np.empty(n, np.uint64)
+    _run(k, lambda t: part_scatter(h1, shift, cuts[t], cuts[t + 1], fills[t], rows, ph))
+    # partition ranges with about the same number of rows each
+    pcut = [0, *[int(np.searchsorted(start, n * t // k)) for t in range(1, k)], n_parts]
+    codes = np.empty(n, np.int32)
+    first = np.empty(n, np.int32)
+    node_h1 = np.empty(n, np.uint64)
+    node_h2 = np.empty(n, np.uint64)
+    found = [0] * k
+
+    def dedup(t: int) -> None:
+        found[t] = part_codes(start, pcut[t], pcut[t + 1], rows, ph, h2, codes, first, node_h1, node_h2)
+
+    _run(k, dedup)
+    if min(found) < 0:
+        return codes, first, node_h1, node_h2, np.zeros((0, 2), np.int64)
+    segs = np.array([[start[pcut[t]], start[pcut[t]] + found[t]] for t in range(k)], np.int64)
+    return codes, first, node_h1, node_h2, segs
+
+
+def _run(k: int, fn: Callable[[int], None]) -> None:
+    """``fn(0..k-1)`` on k threads (kernels that release the GIL)."""
+    if k == 1:
+        fn(0)
+        return
+    with ThreadPoolExecutor(k) as pool:
+        for f in [pool.submit(fn, t) for t in range(k)]:
+            f.result()
+
+
+def encode(columns: list[pa.Array | pa.ChunkedArray], types: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Node codes for the (type, id) rows of ``columns``.
+
+    Returns (code per row, first row, h1 and h2 per code, h1 of each row, segments
+    of valid codes: see ``radix_codes``)."""
+    h1, h2 = hashes(columns, types)
+    codes, first, n1, n2, segs = radix_codes(h1, h2)
+    if len(segs):
+        return codes, first, n1, n2, h1, segs
     # a 64-bit collision between two different ids: compare the bytes (rare, slower)
     whole = pa.concat_arrays([c.cast(pa.large_string()) for col in columns for c in _chunks(col)])
     offsets, data = _string_buffers(whole)
     c, f, e1, e2 = exact_codes(offsets, data, types, h1, h2)
-    return c, f, e1, e2, h1
+    return c, f, e1, e2, h1, np.array([[0, len(f)]], np.int64)

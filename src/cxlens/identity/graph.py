@@ -83,7 +83,7 @@ def stitch(links: Links, cfg: IdentityConfig, nodes: tuple[Column, Column] | Non
         type_cols.append(nodes[0])
         id_cols.append(nodes[1])
     tcodes = enc.type_codes(type_cols, cfg.names)
-    codes, first, node_h1, node_h2, row_h1 = enc.encode(id_cols, tcodes)
+    codes, first, node_h1, node_h2, row_h1, segs = enc.encode(id_cols, tcodes)
     if presorted or n < 2:
         order = np.arange(n, dtype=np.int32)
     else:
@@ -93,7 +93,7 @@ def stitch(links: Links, cfg: IdentityConfig, nodes: tuple[Column, Column] | Non
         uf.break_ties(order, sorted_ts, pair)
         del pair, sorted_ts
     del row_h1
-    a, b, number, by_number = uf.time_numbering(codes, n, order, len(first))
+    a, b, number, by_number = uf.time_numbering(codes, n, order, segs)
     node_type = tcodes[first[by_number]]
     caps = cfg.caps()
     word, shift, mask, width = uf.count_layout(caps)
@@ -106,7 +106,8 @@ def stitch(links: Links, cfg: IdentityConfig, nodes: tuple[Column, Column] | Non
     uf.person_keys(rec, cfg.ranks()[node_type], node_h1[by_number], node_h2, by_number, best_h1, best)
     # nodes in order of their first row: the id strings are then read sequentially
     first_row = np.zeros(len(tcodes), np.bool_)
-    first_row[first] = True
+    for lo, hi in segs:
+        first_row[first[lo:hi]] = True
     rows = np.flatnonzero(first_row)
     keys = best_h1[rec[:, 0][number[codes[rows]]]]
     persons = np.empty((len(rows), 17), np.uint8)

@@ -112,15 +112,18 @@ def _find(rec: np.ndarray, x: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def time_numbering(codes: np.ndarray, n_links: int, order: np.ndarray, n_nodes: int
+def time_numbering(codes: np.ndarray, n_links: int, order: np.ndarray, segs: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Renumber nodes by their first appearance in time order, and give both ends of
     the links in that order. The union loop then meets most new nodes at the next
     free number (sequential memory) instead of at a random hash position: at 10M
     links that halves the cache misses of the loop. Returns (ends a, ends b, new
     number of each old code, old code of each new number); nodes no link touches
-    are numbered last."""
-    new = np.full(n_nodes, -1, np.int32)
+    are numbered last. The old codes are the ``segs`` ranges [lo, hi)."""
+    n_nodes = 0
+    for s in range(segs.shape[0]):
+        n_nodes += segs[s, 1] - segs[s, 0]
+    new = np.full(segs[-1, 1], -1, np.int32)
     old = np.empty(n_nodes, np.int32)
     a = np.empty(n_links, np.int32)
     b = np.empty(n_links, np.int32)
@@ -139,11 +142,12 @@ def time_numbering(codes: np.ndarray, n_links: int, order: np.ndarray, n_nodes: 
             old[nxt] = y
             nxt += 1
         b[k] = new[y]
-    for c in range(n_nodes):
-        if new[c] < 0:
-            new[c] = nxt
-            old[nxt] = c
-            nxt += 1
+    for s in range(segs.shape[0]):
+        for c in range(segs[s, 0], segs[s, 1]):
+            if new[c] < 0:
+                new[c] = nxt
+                old[nxt] = c
+                nxt += 1
     return a, b, new, old
 
 
