@@ -11,6 +11,7 @@ choice depends only on the set of ids, never on arrival order.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -82,35 +83,52 @@ def stitch(links: Links, cfg: IdentityConfig, nodes: tuple[Column, Column] | Non
     if nodes is not None:
         type_cols.append(nodes[0])
         id_cols.append(nodes[1])
-    tcodes = enc.type_codes(type_cols, cfg.names)
-    codes, first, node_h1, node_h2, row_h1, segs = enc.encode(id_cols, tcodes)
-    if presorted or n < 2:
-        order = np.arange(n, dtype=np.int32)
-    else:
-        # the hash of a row is the hash of its node: the tie key needs no gather
-        pair = row_h1[:n] ^ (row_h1[n : 2 * n] * np.uint64(0x9E3779B97F4A7C15))
-        order, sorted_ts = uf.radix_argsort(links.linked_at)
-        uf.break_ties(order, sorted_ts, pair)
-        del pair, sorted_ts
-    del row_h1
-    a, b, number, by_number = uf.time_numbering(codes, n, order, segs)
-    node_type = tcodes[first[by_number]]
-    caps = cfg.caps()
-    word, shift, mask, width = uf.count_layout(caps)
-    rec = np.empty((len(node_type), width), np.int32)
-    flagged = np.empty(n, np.bool_)
-    flagged[order] = uf.union_capped(a, b, node_type, caps, word, shift, mask, rec)
-    del a, b
-    best_h1 = np.empty(len(node_type), np.uint64)
-    best = np.empty(len(node_type), np.int32)
-    uf.person_keys(rec, cfg.ranks()[node_type], node_h1[by_number], node_h2, by_number, best_h1, best)
-    # nodes in order of their first row: the id strings are then read sequentially
+    # one helper thread takes what does not depend on the sequential union-find: the
+    # time sort while the ids are hashed, the output strings and gathers while the
+    # union runs (every kernel and Arrow call here releases the GIL)
+    with ThreadPoolExecutor(1) as helper:
+        sorting = helper.submit(uf.radix_argsort, links.linked_at) if not presorted and n >= 2 else None
+        tcodes = enc.type_codes(type_cols, cfg.names)
+        codes, first, node_h1, node_h2, row_h1, segs = enc.encode(id_cols, tcodes)
+        output = helper.submit(_output_side, id_cols, tcodes, first, segs, cfg)
+        if sorting is None:
+            order = np.arange(n, dtype=np.int32)
+        else:
+            # the hash of a row is the hash of its node: the tie key needs no gather
+            pair = row_h1[:n] ^ (row_h1[n : 2 * n] * np.uint64(0x9E3779B97F4A7C15))
+            order, sorted_ts = sorting.result()
+            uf.break_ties(order, sorted_ts, pair)
+            del pair, sorted_ts
+        del row_h1
+        a, b, number, by_number = uf.time_numbering(codes, n, order, segs)
+        node_type = tcodes[first[by_number]]
+        key_side = helper.submit(lambda: (cfg.ranks()[node_type], node_h1[by_number]))
+        caps = cfg.caps()
+        word, shift, mask, width = uf.count_layout(caps)
+        rec = np.empty((len(node_type), width), np.int32)
+        flagged = np.empty(n, np.bool_)
+        flagged[order] = uf.union_capped(a, b, node_type, caps, word, shift, mask, rec)
+        del a, b
+        rows, id_type, ids = output.result()
+        out_nodes = helper.submit(lambda: number[codes[rows]])
+        best_h1 = np.empty(len(node_type), np.uint64)
+        best = np.empty(len(node_type), np.int32)
+        rank, h1 = key_side.result()
+        uf.person_keys(rec, rank, h1, node_h2, by_number, best_h1, best)
+        roots = rec[:, 0]
+        at = out_nodes.result()
+    persons = np.empty((len(rows), 17), np.uint8)
+    enc.ranges(len(rows), lambda lo, hi: uf.hex_ids(best_h1[roots[at[lo:hi]]], persons[lo:hi], 0, hi - lo))
+    return Stitched(id_type, ids, _fixed_strings(persons), flagged)
+
+
+def _output_side(id_cols: list[Column], tcodes: np.ndarray, first: np.ndarray, segs: np.ndarray,
+                 cfg: IdentityConfig) -> tuple[np.ndarray, pa.Array, pa.ChunkedArray]:
+    """Rows of the output (first row of each node, in row order: the id strings are
+    read sequentially), their id types and id strings."""
     first_row = np.zeros(len(tcodes), np.bool_)
     for lo, hi in segs:
         first_row[first[lo:hi]] = True
     rows = np.flatnonzero(first_row)
-    keys = best_h1[rec[:, 0][number[codes[rows]]]]
-    persons = np.empty((len(rows), 17), np.uint8)
-    enc.ranges(len(rows), lambda lo, hi: uf.hex_ids(keys, persons, lo, hi))
     id_type = pa.DictionaryArray.from_arrays(pa.array(tcodes[rows].astype(np.int32)), pa.array(cfg.names))
-    return Stitched(id_type, enc.take_mask(id_cols, first_row), _fixed_strings(persons), flagged)
+    return rows, id_type, enc.take_mask(id_cols, first_row)
