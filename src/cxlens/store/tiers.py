@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from cxlens.store import eventindex
 from cxlens.store.catalog import FileEntry
-from cxlens.store.partitions import ROW_GROUP_ROWS
+from cxlens.store.partitions import BATCH_ROWS
 
 if TYPE_CHECKING:
     import duckdb
@@ -38,6 +38,8 @@ BASE_ROWS: Final = 1_024
 #: 8: each event is rewritten ~log8(n / batch) times (about 3 for a 20M-event day of
 #: 50k-event appends, ~1.2 CPU-µs per row each), a day keeps under 8 files per tier
 DEFAULT_FANIN: Final = 8
+_READ_ROWS: Final = 32_768
+_MERGE_GROUP_ROWS: Final = BATCH_ROWS
 
 
 def tier(rows: int, fanin: int, base: int = BASE_ROWS) -> int:
@@ -85,16 +87,18 @@ def _merge(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str, part: st
             for f in group:
                 offsets.append(rows)
                 pf = pq.ParquetFile(ws.root / f.path)
-                for g in range(pf.num_row_groups):
-                    table = pf.read_row_group(g, columns=_WRITE_SCHEMA.names).cast(_WRITE_SCHEMA)
+                # small reads and row groups of _MERGE_GROUP_ROWS: a merge's memory stays a
+                # few hundred thousand decoded rows, whatever the size of its inputs
+                for batch in pf.iter_batches(batch_size=_READ_ROWS, columns=_WRITE_SCHEMA.names):
+                    table = pa.Table.from_batches([batch]).cast(_WRITE_SCHEMA)
                     rows += table.num_rows
                     pending.append(table)
                     pending_rows += table.num_rows
-                    if pending_rows >= ROW_GROUP_ROWS:  # few large row groups, as appends write
-                        writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                    if pending_rows >= _MERGE_GROUP_ROWS:
+                        writer.write_table(pa.concat_tables(pending), row_group_size=_MERGE_GROUP_ROWS)
                         pending, pending_rows = [], 0
             if pending:
-                writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                writer.write_table(pa.concat_tables(pending), row_group_size=_MERGE_GROUP_ROWS)
         expected = sum(f.rows for f in group)
         if rows != expected:  # never lose data to a bug here
             raise _lost_rows(project, part, rows, expected)
