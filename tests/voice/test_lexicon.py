@@ -69,3 +69,19 @@ def test_sqrt_norm_divides_each_text_by_the_root_of_its_feature_count(tmp_path) 
     assert back.norm == "sqrt" and np.allclose(back.logits([["a", "b", "b", "c"]]), z[1:2])
     plain = LinearModel({"a": 0}, w[:1], np.zeros(3, dtype=np.float32))
     assert np.allclose(plain.logits([["a", "a"]]), [[2, 0, 0]])  # default: a plain sum
+
+
+def test_service_failures_and_recoveries_are_found_inside_compounds_and_flip_under_negation() -> None:
+    from cxlens.voice.cxlexicon import cx_polarity
+
+    for failure in ("lieferverzögerung", "bahnstreik", "signalstörungen", "unpünktlich", "delayed", "outage"):
+        assert cx_polarity(failure) == -1, failure
+    for recovery in ("behoben", "wiederhergestellt", "erstattet", "pünktlich", "refunded", "einigung"):
+        assert cx_polarity(recovery) == 1, recovery
+    for other in ("zeitspanne", "vereinigung", "paket", "gut"):  # no stem hidden inside a word
+        assert cx_polarity(other) == 0, other
+    feats = text_features(tokens("keine Verspätung, Störung behoben"), "de")
+    assert "cx:pos" in feats and "cx:neg" in feats  # "keine Verspätung" flips, "Störung" stays
+    assert feats.count("cx:pos") == 2
+    assert "x:gerung" in text_features(tokens("Lieferverzögerung"), "de")  # the compound's head
+    assert not any(f.startswith("x:") for f in text_features(tokens("Störung"), "de"))  # short: none

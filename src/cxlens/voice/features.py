@@ -2,9 +2,11 @@
 
 A text becomes a bag of named features: words (marked when a negator's scope covers them,
 so "nicht gut" is not "gut"), six-letter stems (German inflects: "verspätet",
-"Verspätung"), word pairs, the cue lists of :mod:`cxlens.voice.text` and the German
-polarity lexicon of :mod:`cxlens.voice.lexicon` (with compound heads: "Signalstörung"),
-both flipped by negation and boosted by intensifiers, emoji and punctuation, and a flag
+"Verspätung"), the last six letters of long words (a German compound's head:
+"Lieferverzögerung"), word pairs, the cue lists of :mod:`cxlens.voice.text`, the German
+polarity lexicon of :mod:`cxlens.voice.lexicon` (with compound heads: "Signalstörung")
+and the service failure / recovery words of :mod:`cxlens.voice.cxlexicon`, all flipped
+by negation and boosted by intensifiers, emoji and punctuation, and a flag
 for texts without any polar word (news-style reports are mostly neutral). The training
 script and the runtime call the same function, so a model and its features can never
 disagree.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from cxlens.voice.cxlexicon import cx_polarity
 from cxlens.voice.lexicon import german_lexicon
 from cxlens.voice.text import INTENSIFIERS, negation_marks, polarity
 
@@ -38,6 +41,8 @@ def _token_features(tok: str, negated: bool) -> tuple[tuple[str, ...], int]:
     out = [f"w:{mark}{tok}"]
     if len(tok) > STEM_LEN + 1 and tok.isalpha():
         out.append(f"s:{mark}{tok[:STEM_LEN]}")
+    if len(tok) >= 10 and tok.isalpha():  # a German compound's head: its last six letters
+        out.append(f"x:{mark}{tok[-6:]}")
     sign = -1 if negated else 1
     n_polar = 0
     p = polarity(tok)
@@ -47,6 +52,10 @@ def _token_features(tok: str, negated: bool) -> tuple[tuple[str, ...], int]:
     gp, how = german_lexicon().polarity(tok)
     if gp:
         out.append(_polar("gl" + how, sign * gp))  # "glw:neg" word, "glh:neg" compound head
+        n_polar += 1
+    cp = cx_polarity(tok)
+    if cp:
+        out.append(_polar("cx", sign * cp))  # a service failure or its recovery
         n_polar += 1
     hit = (tuple(out), n_polar)
     if len(_token_cache) < 500_000:
