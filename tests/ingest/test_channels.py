@@ -56,6 +56,9 @@ def page(url: str = SHOP, referrer: str = "", **campaign: str) -> dict[str, Any]
         (page(source="whatever", medium="whatever"), "unassigned"),
         (page(SHOP + "p/1", SHOP), None),  # internal navigation: inherits the session's channel
         (page("https://shop.de/p/1", "https://www.shop.de/cart"), None),
+        # userinfo, ports and upper case do not change the host
+        (page("https://www.shop.de:8443/p", "https://user@WWW.Shop.de:8443/x"), None),
+        (page(SHOP, "https://user:pw@www.google.de:443/"), "organic_search"),
         ({"click_ids": {"ttclid": "x"}}, "paid_social"),
         ({"locale": "de-DE"}, "direct"),  # a page view with no referrer
         (None, None),

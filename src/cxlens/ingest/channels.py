@@ -100,8 +100,12 @@ def _host(url: str) -> str:
     DuckDB's planning time doubles with every nesting level."""
     pattern = _lit(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://([^/?#]*)")
     auth = f"regexp_extract(coalesce({url}, ''), {pattern}, 1)"
-    return (f"lower(split_part(CASE WHEN contains({auth}, '@') THEN split_part({auth}, '@', -1)"
-            f" ELSE {auth} END, ':', 1))")
+    # split_part splits the whole string into a list: only for the rare authorities
+    # with userinfo or a port
+    host = (f"split_part(CASE WHEN contains({auth}, '@') THEN split_part({auth}, '@', -1)"
+            f" ELSE {auth} END, ':', 1)")
+    return (f"lower(CASE WHEN contains({auth}, ':') OR contains({auth}, '@') THEN {host}"
+            f" ELSE {auth} END)")
 
 
 #: Optional typed inputs of the classification an importer may pass to ``Workspace.append``
@@ -207,7 +211,8 @@ def channel_from_layers(context: str = "context", type_col: str = "type") -> str
         WHEN {click} IN ({in_list(_CLICK_DISPLAY)}) THEN 'display'
         WHEN {click} IN ({in_list(_CLICK_PAID_SOCIAL)}) THEN 'paid_social'
         WHEN {rh} = '' THEN (CASE WHEN {type_col} IN ('page', 'screen') THEN 'direct' ELSE NULL END)
-        WHEN {rh} = {uh} OR (length({uh}) > 0 AND (ends_with({rh}, '.' || {uh}) OR ends_with({uh}, '.' || {rh})))
+        WHEN {rh} = {uh} THEN NULL
+        WHEN length({uh}) > 0 AND (ends_with({rh}, '.' || {uh}) OR ends_with({uh}, '.' || {rh}))
              THEN NULL
         ELSE (CASE {_site_kind(rh)}
             WHEN 'email' THEN 'email' WHEN 'shopping' THEN 'organic_shopping'
