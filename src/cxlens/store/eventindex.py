@@ -184,7 +184,10 @@ def _hits(run: Run, queries: U64) -> tuple[U32, U64]:
     q = queries[found]
     lo = lo[found]
     hi = np.searchsorted(run.hashes, q, "right")
-    positions = np.concatenate([np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)])
+    # every position in [lo, hi) of each hit, vectorised (a re-import hits every row)
+    lengths = hi - lo
+    starts = np.repeat(lo - np.cumsum(lengths) + lengths, lengths)
+    positions = starts + np.arange(int(lengths.sum()))
     return np.asarray(run.rows[positions], np.uint32), q
 
 
