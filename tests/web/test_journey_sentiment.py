@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cxlens.api.app import create_app
+from cxlens.identity.freshness import refresh
 from cxlens.model.tables import FEEDBACK_SCHEMA
 from cxlens.store.workspace import Workspace
 from cxlens.web import journeymap, queries
@@ -54,19 +55,19 @@ def _events() -> pa.Table:
     return journeys(people)
 
 
-def _feedback(root: Path) -> None:
+def _feedback(root: Path, feedback: tuple[tuple[Any, ...], ...] = FEEDBACK, name: str = "test") -> None:
     rows = []
-    for i, (person, stage, stored, text, kind, score, top) in enumerate(FEEDBACK):
+    for i, (person, stage, stored, text, kind, score, top) in enumerate(feedback):
         props: dict[str, Any] = {"stage": stage}
         if stored is not None:
             props["sentiment_score"] = stored
-        rows.append({"project": "default", "feedback_id": f"fb-{i}", "timestamp": NOW - timedelta(days=3, hours=-5),
+        rows.append({"project": "default", "feedback_id": f"fb-{name}-{i}", "timestamp": NOW - timedelta(days=3, hours=-5),
                      "user_id": person or "stranger", "kind": kind, "score": score, "scale_max": top,
                      "text": text, "language": "de" if text else None, "touchpoint": "survey",
                      "source": "test", "properties": json.dumps(props)})
     out = root / "tables" / "feedback" / "project=default"
     out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=FEEDBACK_SCHEMA), out / "part-test.parquet")
+    pq.write_table(pa.Table.from_pylist(rows, schema=FEEDBACK_SCHEMA), out / f"part-{name}.parquet")
 
 
 @pytest.fixture
@@ -76,13 +77,17 @@ def mapped(ws: Workspace) -> Workspace:
     return ws
 
 
-def test_each_cell_has_the_mean_sentiment_and_count_of_its_own_persons_feedback(mapped: Workspace) -> None:
-    con = queries.connect(mapped, "default")
+def _map(ws: Workspace) -> journeymap.JourneyMap:
+    con = queries.connect(ws, "default")
     try:
-        jm = journeymap.journey_map(con, queries.last_days(30, NOW.date() + timedelta(days=1)),
-                                    queries.feedback_files(mapped, "default"))
+        return journeymap.journey_map(con, queries.last_days(30, NOW.date() + timedelta(days=1)),
+                                      queries.feedback_files(ws, "default"))
     finally:
         con.close()
+
+
+def test_each_cell_has_the_mean_sentiment_and_count_of_its_own_persons_feedback(mapped: Workspace) -> None:
+    jm = _map(mapped)
 
     def cell(stage: str, channel: str | None) -> tuple[float | None, int]:
         c = jm.cell(stage, channel)
@@ -97,6 +102,23 @@ def test_each_cell_has_the_mean_sentiment_and_count_of_its_own_persons_feedback(
     assert n == 2 and mean is not None
     carol_text = 2 * mean - (-1.0)  # the text's own sentiment, computed offline
     assert carol_text > 0.3, "a clearly positive German text"
+
+
+def test_feedback_of_a_person_who_denied_analytics_consent_counts_nowhere(mapped: Workspace) -> None:
+    start = NOW - timedelta(days=3)
+    at = [(start + timedelta(hours=i)).strftime("%Y-%m-%d %H:%M:%S") for i in range(3)]
+    mapped.append(journeys({"erin": [
+        {"event": "Product Viewed", "at": at[0], "channel": "email"},
+        {"event": "Order Completed", "at": at[1], "channel": "email"},
+        {"event": "Consent Updated", "at": at[2], "properties": {"analytics": "denied"}},
+    ]}), source="test")
+    refresh(mapped)
+    _feedback(mapped.root, (("erin", "purchase", -1.0, "Katastrophe", "nps", 0.0, 10.0),), "erin")
+    jm = _map(mapped)
+    for channel, expected in (("email", (0.8, 1)), (None, (0.25, 4))):  # as without erin
+        c = jm.cell("purchase", channel)
+        assert c is not None and c.sentiment is not None
+        assert (round(c.sentiment, 4), c.feedback) == expected
 
 
 def test_the_map_page_colours_cells_and_names_cells_without_feedback(mapped: Workspace) -> None:

@@ -16,7 +16,7 @@ from cxlens.simulate import simulate
 from cxlens.store.workspace import Workspace
 from cxlens.web import kpis, queries
 from cxlens.web.auth import add_user
-from cxlens.web.pages import compute_overview
+from cxlens.web.pages import compute_journey, compute_overview
 from web.web_support import PASSWORD, login
 
 PAGES = ("/", "/journey", "/funnels", "/paths", "/graph", "/retention")
@@ -87,3 +87,51 @@ def test_unknown_persona_in_the_url_gets_a_clear_error(anna: TestClient) -> None
     r = anna.get("/?persona=999", headers={"accept-language": "en"})
     assert r.status_code == 400
     assert "is not a persona of the latest run" in r.text and "Traceback" not in r.text
+
+
+def _stage_feedback(root: Path, persona: int | None) -> dict[str, int]:
+    ws = Workspace.open(root)
+    try:
+        period = queries.last_days(90, queries.default_end(ws, "shop"))
+        jm = compute_journey(ws, "shop", period, persona=persona)
+    finally:
+        ws.close()
+    return {s: c.feedback for (s, v), c in jm.cells.items() if v is None and c.feedback}
+
+
+def _feedback_outside_personas(root: Path) -> int:
+    """Feedback rows of persons whom the persona run left unassigned (persona -1)."""
+    from cxlens.personas.store import current_assignments
+
+    ws = Workspace.open(root)
+    con = queries.connect(ws, "shop")
+    try:
+        con.register("_assigned", current_assignments(ws, "shop"))
+        return int(con.execute("""
+            WITH by_user AS (SELECT user_id AS id, any_value(person) AS person FROM pev_all
+                             WHERE user_id IS NOT NULL GROUP BY 1)
+            SELECT count(*) FROM read_parquet(?, union_by_name = true) fb
+            JOIN by_user u ON u.id = fb.user_id
+            WHERE u.person NOT IN (SELECT person_id FROM _assigned WHERE persona_id >= 0)
+        """, [queries.feedback_files(ws, "shop")]).fetchall()[0][0])
+    finally:
+        con.close()
+        ws.close()
+
+
+def test_journey_map_sentiment_counts_only_the_personas_own_feedback(persona_ws: Path) -> None:
+    ws = Workspace.open(persona_ws)
+    try:
+        options = queries.persona_options(ws, "shop", "en")
+    finally:
+        ws.close()
+    everyone = _stage_feedback(persona_ws, None)
+    assert sum(everyone.values()) > 0
+    per_persona = [_stage_feedback(persona_ws, o.id) for o in options]
+    # each person is in one persona at most: per stage the personas' totals never add up
+    # to more than everyone's (each counting everyone's feedback would make it k times),
+    # and what is missing overall is the feedback of the persons no persona took
+    for stage, n in everyone.items():
+        assert sum(p.get(stage, 0) for p in per_persona) <= n, stage
+    missing = sum(everyone.values()) - sum(sum(p.values()) for p in per_persona)
+    assert missing == _feedback_outside_personas(persona_ws)

@@ -221,7 +221,10 @@ def stage_table(con: duckdb.DuckDBPyConnection, period: Period, stages: Stages) 
 
 def journey_map(con: duckdb.DuckDBPyConnection, period: Period,
                 feedback: list[str] | None = None, stages: Stages | None = None,
-                rows: str = "channel") -> JourneyMap:
+                rows: str = "channel", segmented: bool = False) -> JourneyMap:
+    """The map over ``con``'s views of :func:`cxlens.web.queries.connect`; ``segmented``
+    when ``pev`` holds only a persona's members (``_segment``): feedback then counts only
+    for them, never for a stranger's ids."""
     stages = stages or builtin_stages()
     if rows not in ROWS:
         raise SpecError(f"rows must be one of {list(ROWS)}, got {rows!r}", field="rows")
@@ -237,7 +240,7 @@ def journey_map(con: duckdb.DuckDBPyConnection, period: Period,
         if value is not None:
             volume[value] = volume.get(value, 0) + int(persons)
     if feedback:
-        _add_sentiment(con, period, feedback, cells, stages, rows)
+        _add_sentiment(con, period, feedback, cells, stages, rows, segmented)
     values = tuple(sorted(volume, key=lambda c: (-volume[c], c)))
     return JourneyMap(period, stages.names, values, cells, rows, stages.from_definition)
 
@@ -255,8 +258,9 @@ WITH fb AS (
     FROM read_parquet(?, union_by_name = true)
     WHERE timestamp >= ? AND timestamp < ?
 ),
-by_user AS (SELECT user_id AS id, any_value(person) AS person FROM pev WHERE user_id IS NOT NULL GROUP BY 1),
-by_anon AS (SELECT anonymous_id AS id, any_value(person) AS person FROM pev
+by_user AS (SELECT user_id AS id, any_value(person) AS person FROM pev_all
+            WHERE user_id IS NOT NULL GROUP BY 1),
+by_anon AS (SELECT anonymous_id AS id, any_value(person) AS person FROM pev_all
             WHERE anonymous_id IS NOT NULL GROUP BY 1),
 alias AS (SELECT * FROM (VALUES {alias}) a(raw, stage)),
 placed AS (
@@ -269,6 +273,7 @@ entry AS (SELECT person, stage, arg_min({row}, timestamp) AS value FROM staged G
 SELECT p.stage, e.value, p.stored, p.text, p.language, p.kind, p.score, p.scale_max
 FROM placed p LEFT JOIN entry e ON e.person = p.person AND e.stage = p.stage
 WHERE list_contains(?, p.stage) AND (p.stored IS NOT NULL OR p.text IS NOT NULL OR p.score IS NOT NULL)
+  AND (p.person IS NULL OR p.person NOT IN (SELECT person_id FROM _denied)){segment}
 ORDER BY p.timestamp DESC
 """
 
@@ -324,7 +329,8 @@ def cell_sentiment(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str | None], 
 
 
 def _add_sentiment(con: duckdb.DuckDBPyConnection, period: Period, files: list[str],
-                   cells: dict[tuple[str, str | None], Cell], stages: Stages, rows: str) -> None:
+                   cells: dict[tuple[str, str | None], Cell], stages: Stages, rows: str,
+                   segmented: bool) -> None:
     """Each cell's mean sentiment and feedback count (:func:`cell_sentiment`). Survey
     answers carry their stage (``properties.stage``); other feedback is placed by its
     touchpoint: delivery, checkout, else service (answers come after a delivery or a ticket)."""
@@ -336,7 +342,10 @@ def _add_sentiment(con: duckdb.DuckDBPyConnection, period: Period, files: list[s
                             ("service", names[min(3, len(names) - 1)]))
         if stages.from_definition and a not in names]
     placeholders, params = _values(alias or [("", "")])
-    sql = _FEEDBACK_SQL.format(alias=placeholders, row=ROWS[rows])  # both from fixed tables
+    # feedback of persons who denied analytics consent never counts (they are in pev_all,
+    # not in pev); with a persona filter neither does feedback of non-members or strangers
+    segment = " AND p.person IN (SELECT person_id FROM _segment)" if segmented else ""
+    sql = _FEEDBACK_SQL.format(alias=placeholders, row=ROWS[rows], segment=segment)  # fixed texts
     got = con.execute(sql, [files, period.since, period.until, *params, list(names)]).fetchall()
     for key, (mean, n) in cell_sentiment(got).items():
         c = cells.get(key)

@@ -379,7 +379,7 @@ def compute_journey(ws: Workspace, project: str, period: queries.Period,
     con = queries.connect(ws, project, persona)
     try:
         return journeymap.journey_map(con, period, queries.feedback_files(ws, project),
-                                      stages, rows)
+                                      stages, rows, segmented=persona is not None)
     finally:
         con.close()
 
