@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cxlens.store.workspace import Workspace
+from cxlens.store.workspace import Workspace, read_retrying
 from support import REPO, count, numbered_events
 
 APPENDER = Path(__file__).with_name("appender.py")
@@ -103,3 +103,21 @@ def test_compaction_while_another_process_reads_never_changes_what_it_sees(ws: W
     out, _ = reader.communicate(timeout=60)
     assert reader.returncode == 0
     assert out.strip() == "[12000]"
+
+
+def test_a_read_whose_listed_files_were_merged_away_reads_the_merged_file(ws: Workspace) -> None:
+    for i in range(3):
+        ws.append(numbered_events(1_000, start=i * 1_000), source="test")
+    listed_before = [str(ws.root / f.path) for f in ws.event_files()]
+    ws.compact()  # retires (deletes) the listed files, as a collector's merge does
+    lists: list[list[str]] = []
+
+    def read() -> int:
+        # the first attempt reads the stale listing, like a page that connected just
+        # before the merge; a retry lists the live files again
+        files = listed_before if not lists else [str(ws.root / f.path) for f in ws.event_files()]
+        lists.append(files)
+        return int(ws.con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchall()[0][0])
+
+    assert read_retrying(read) == 3_000
+    assert len(lists) == 2 and lists[0] != lists[1]

@@ -238,15 +238,7 @@ class Workspace:
     def query(self, fn: Callable[[duckdb.DuckDBPyRelation], T], project: str | None = None) -> T:
         """Run ``fn`` over a fresh snapshot of the events; read again if compaction retired
         a file between the snapshot and the read (``fn`` must be free of side effects)."""
-        attempts = 5
-        for attempt in range(attempts):
-            try:
-                return fn(self._events_relation(self.con, project))
-            except duckdb.IOException:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
-        raise AssertionError("unreachable")
+        return read_retrying(lambda: fn(self._events_relation(self.con, project)))
 
     # -- writing -------------------------------------------------------------------
     @contextmanager
@@ -539,6 +531,21 @@ class Workspace:
         return CompactResult(
             len(done), sum(len(files) for files, *_ in done), len(done), sum(n for *_, n in done)
         )
+
+
+def read_retrying(read: Callable[[], T], attempts: int = 5) -> T:
+    """Run ``read``, which lists the live files itself; run it again when a merge or a
+    compaction retired one of them between its listing and its reading (DuckDB then
+    fails to open the vanished file). Merges run while the collector appends, so any
+    reader of a busy day meets this now and then. ``read`` must be free of side effects."""
+    for attempt in range(attempts):
+        try:
+            return read()
+        except duckdb.IOException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:

@@ -28,7 +28,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from cxlens.errors import CxError
-from cxlens.store.workspace import Workspace
+from cxlens.store.workspace import Workspace, read_retrying
 from cxlens.web import auth, datastatus, journeymap, kpis, people, queries, views
 from cxlens.web.charts import Chart, Table, plotly_js_path, plotly_locale_js
 from cxlens.web.i18n import (
@@ -74,7 +74,9 @@ class ResultCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = make()
+        # a page lists the files when it connects: a fresh connection on a retry sees
+        # the merged file instead of the ones a collector's merge retired meanwhile
+        value = read_retrying(make)
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.size:
