@@ -228,6 +228,45 @@ def test_unlink_lets_a_link_once_over_the_cap_join_as_a_full_resolve_would(tmp_p
     ws.close()
 
 
+def test_a_late_earlier_link_that_frees_a_cap_lets_flagged_neighbours_join_as_a_full_resolve(
+        tmp_path: Any) -> None:
+    # as above (one user id, two devices per person): the kiosk is u-1's, so u-2's login
+    # there is flagged, and d5 is u-2's second device. Late events, older than all of
+    # that, show u-1 on two devices of their own: in time order u-1 is full when the
+    # kiosk comes, the kiosk's login as u-1 is the flagged one, the kiosk joins u-2 and
+    # d5 (now u-2's third device) goes to u-3. An incremental resolve must reach the
+    # persons two flagged links away, as a full resolve does.
+    ws = Workspace.init(tmp_path / "ws")
+    (ws.root / "cxlens.toml").write_text(
+        (ws.root / "cxlens.toml").read_text() + "\n[identity.id_types.anonymous_id]\ncap = 2\n")
+    ws = Workspace.open(ws.root)
+    ws.append(journeys({"p": [ident("2024-05-01 09:00", "d2", "u-2"),
+                              ident("2024-05-01 10:00", "kiosk", "u-1"),
+                              ident("2024-05-01 11:00", "kiosk", "u-2"),
+                              ident("2024-05-01 12:00", "d5", "u-2"),
+                              ident("2024-05-01 13:00", "d5", "u-3")]}), source="test")
+    resolve(ws)
+    assert the_map(ws)[("anonymous_id", "kiosk")] == the_map(ws)[("user_id", "u-1")]
+
+    ws.append(journeys({"q": [ident("2024-05-01 08:00", "d7", "u-1"),
+                              ident("2024-05-01 08:30", "d8", "u-1")]}), source="test")
+    res = resolve(ws)
+
+    assert not res.full
+    m = the_map(ws)
+    assert m[("user_id", "u-1")] == m[("anonymous_id", "d7")] == m[("anonymous_id", "d8")]
+    assert m[("anonymous_id", "kiosk")] == m[("user_id", "u-2")] == m[("anonymous_id", "d2")]
+    assert m[("anonymous_id", "d5")] == m[("user_id", "u-3")] != m[("user_id", "u-2")]
+    states = link_states(ws)
+    assert {("kiosk", "u-1", True, False), ("kiosk", "u-2", False, False), ("d5", "u-2", True, False),
+            ("d5", "u-3", False, False)} <= states
+    assert (res.ids, res.persons) == (8, 3)  # five devices, three user ids; three persons
+    full = resolve(ws, full=True)
+    assert the_map(ws) == m and link_states(ws) == states
+    assert (full.ids, full.persons) == (res.ids, res.persons)
+    ws.close()
+
+
 def test_ids_coded_on_several_cores_get_one_dense_number_each(monkeypatch: pytest.MonkeyPatch) -> None:
     from cxlens.identity import codes as enc
     from cxlens.identity import unionfind as uf

@@ -237,16 +237,22 @@ def _apply(ws: Workspace, project: str, links: pa.Table, ids: pa.Table | None,
     if flagged.any():
         # a cap was hit: which link wins depends on time order, and a late-arriving
         # earlier link must win as in a full resolve, so these persons are recomputed
-        # from their real links instead of stars
-        s = _restitch(ws, project, cfg, sub.select(["id_type", "id"]), links, None, "identity")
+        # from their real links instead of stars; one of their links that loses may
+        # free room for a flagged link to another person, so those come along too
+        members = _with_flagged_neighbours(ws, project, sub.select(["id_type", "id"]))
+        ids_before, persons_before = _map_counts(ws, project, members)
+        s, _ = _restitch(ws, project, cfg, members, links, None, "identity")
+        n_ids = ids0 + len(s.id) - ids_before
+        persons = persons0 - persons_before + pc.count_distinct(s.person_id).as_py()
         n_flagged = int(s.flagged.sum())
     else:
         idmap.write_delta(ws, project, sub)  # only the touched persons' rows: no rewrite of the map
         if links.num_rows:
             linkstore.append(ws, project, _with_project(_full_links(links, flagged), project))
         n_flagged = int(flagged.sum())
+        n_ids = ids0 + len(s.id) - n_star
+        persons = persons0 - len(touched) + pc.count_distinct(s.person_id).as_py()
     after = pc.count_distinct(s.person_id).as_py()
-    n_ids, persons = ids0 + len(s.id) - n_star, persons0 - len(touched) + after
     idmap.record_counts(ws, project, n_ids, persons)
     return ResolveResult(project, sum(f.rows for f in store.live(ws, LINKS, project)), links.num_rows,
                          n_flagged, n_ids, persons, after, False, round(time.perf_counter() - t0, 3))
@@ -383,12 +389,27 @@ def explain(ws: Workspace, project: str | None, id_: str) -> Explanation:
     return Explanation(project, id_, person, ids, _link_rows(ws, project, ids))
 
 
+def _map_counts(ws: Workspace, project: str, members: pa.Table) -> tuple[int, int]:
+    """(ids, persons) of ``members`` (id_type, id) in the id map as it is now."""
+    src = idmap.source(ws, project)
+    if src is None:
+        return 0, 0
+    ws.con.register("_counted", members)
+    try:
+        got = ws.con.execute(f"SELECT count(*), count(DISTINCT person_id) FROM {src}"
+                             " SEMI JOIN _counted USING (id_type, id)").fetchall()
+    finally:
+        ws.con.unregister("_counted")
+    return int(got[0][0]), int(got[0][1])
+
+
 def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Table,
-              new: pa.Table | None, gone: pa.Table | None, kind: str) -> Stitched:
+              new: pa.Table | None, gone: pa.Table | None, kind: str) -> tuple[Stitched, bool]:
     """Recompute the persons of ``members`` (id_type, id) from their stored links (both
     ends among them), plus ``new`` links, minus the ``gone`` pairs (a, b), in time
     order, exactly as a full resolve would; record the links whose state changed and
-    append the persons' map rows (neither table is rewritten)."""
+    append the persons' map rows (neither table is rewritten). The flag says whether a
+    stored link that was active is not any more (flagged or removed)."""
     src = linkstore.source(ws, project)
     assert src is not None
     con = ws.con
@@ -420,6 +441,7 @@ def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Tabl
         comp = comp.set_column(comp.schema.get_field_index("flagged"), "flagged", pa.array(flags))
         old = comp.slice(0, n_old)
         changed = (old_flags != flags[:n_old]) | (removed[:n_old] != was_removed)
+        freed = bool((~old_flags & ~was_removed & (flags[:n_old] | removed[:n_old])).any())
         if changed.any():  # a late-arriving earlier link won, or an unlink: new states only
             linkstore.set_state(ws, project, old.filter(pa.array(changed)), kind)
         if n_old < comp.num_rows:
@@ -429,7 +451,7 @@ def _restitch(ws: Workspace, project: str, cfg: IdentityConfig, members: pa.Tabl
         for name in ("_members", "_gone", "_stored"):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
-    return s
+    return s, freed
 
 
 def _with_flagged_neighbours(ws: Workspace, project: str, members: pa.Table) -> pa.Table:
@@ -443,15 +465,21 @@ def _with_flagged_neighbours(ws: Workspace, project: str, members: pa.Table) -> 
     if src is None or map_src is None:
         return members
     con = ws.con
+    # the flagged links are few (a cap is the exception): read them once, not per round
+    flagged = _arrow(con.sql(f"SELECT id_type_a, id_a, id_type_b, id_b FROM {src}"
+                             " WHERE flagged AND NOT removed").to_arrow_table())
+    if flagged.num_rows == 0:
+        return members
+    con.register("_flagged", flagged)
     while True:
         con.register("_grow", members)
         try:
             grown = _arrow(con.sql(
                 "WITH ends AS ("
-                f" SELECT l.id_type_b AS id_type, l.id_b AS id FROM {src} l SEMI JOIN _grow g"
-                " ON g.id_type = l.id_type_a AND g.id = l.id_a WHERE l.flagged AND NOT l.removed"
-                f" UNION SELECT l.id_type_a, l.id_a FROM {src} l SEMI JOIN _grow g"
-                " ON g.id_type = l.id_type_b AND g.id = l.id_b WHERE l.flagged AND NOT l.removed),"
+                " SELECT l.id_type_b AS id_type, l.id_b AS id FROM _flagged l SEMI JOIN _grow g"
+                " ON g.id_type = l.id_type_a AND g.id = l.id_a"
+                " UNION SELECT l.id_type_a, l.id_a FROM _flagged l SEMI JOIN _grow g"
+                " ON g.id_type = l.id_type_b AND g.id = l.id_b),"
                 f" persons AS (SELECT DISTINCT m.person_id FROM {map_src} m SEMI JOIN ends e USING (id_type, id))"
                 " SELECT id_type, id FROM _grow UNION SELECT id_type, id FROM ends"
                 f" UNION SELECT m.id_type, m.id FROM {map_src} m SEMI JOIN persons USING (person_id)"
@@ -459,6 +487,7 @@ def _with_flagged_neighbours(ws: Workspace, project: str, members: pa.Table) -> 
         finally:
             con.unregister("_grow")
         if grown.num_rows == members.num_rows:
+            con.unregister("_flagged")
             return members
         members = grown
 
@@ -479,7 +508,7 @@ def unlink(ws: Workspace, project: str | None, id_a: str, id_b: str) -> UnlinkRe
                            f" cxlens profile explain {id_a}")
         own = pa.table({"id_type": [i["id_type"] for i in ids], "id": [i["id"] for i in ids]})
         members = _with_flagged_neighbours(ws, project, own)
-        s = _restitch(ws, project, cfg, members, None, pa.table({"a": [id_a, id_b], "b": [id_b, id_a]}),
+        s, _ = _restitch(ws, project, cfg, members, None, pa.table({"a": [id_a, id_b], "b": [id_b, id_a]}),
                       "unlink")
         mine = pc.is_in(pc.binary_join_element_wise(s.id_type.cast(pa.string()), s.id, "\x1f"),
                         value_set=pc.binary_join_element_wise(own.column("id_type"), own.column("id"), "\x1f"))
