@@ -190,13 +190,10 @@ def the_map(ws: Workspace) -> dict[tuple[str, str], str]:
     return {(t, i): p for t, i, p in id_map(ws, ws.default_project).fetchall()}
 
 
-def test_unlink_lets_a_link_once_over_the_cap_join_as_a_full_resolve_would(tmp_path: Any) -> None:
-    # one user id and at most two devices per person. A shop kiosk: u-1 logs in on it
-    # first, so u-2's login there is over the user cap and flagged, and u-2 still has
-    # room for a second device, d5. Unlinking the kiosk from u-1 lets the kiosk join
-    # u-2 (the flagged login becomes active); then d5 is u-2's third device (flagged
-    # now) and d5's later login as u-3, flagged before, joins d5 to u-3: the change
-    # travels over two flagged links.
+def kiosk_workspace(tmp_path: Any) -> Workspace:
+    """One user id and at most two devices per person; u-2 on d2, u-1 logs in on the
+    shop's kiosk first (u-2's login there is over the user cap), d5 is u-2's second
+    device (u-3's later login there is over the cap); resolved."""
     ws = Workspace.init(tmp_path / "ws")
     (ws.root / "cxlens.toml").write_text(
         (ws.root / "cxlens.toml").read_text() + "\n[identity.id_types.anonymous_id]\ncap = 2\n")
@@ -207,6 +204,17 @@ def test_unlink_lets_a_link_once_over_the_cap_join_as_a_full_resolve_would(tmp_p
                               ident("2024-05-01 12:00", "d5", "u-2"),
                               ident("2024-05-01 13:00", "d5", "u-3")]}), source="test")
     resolve(ws)
+    return ws
+
+
+def test_unlink_lets_a_link_once_over_the_cap_join_as_a_full_resolve_would(tmp_path: Any) -> None:
+    # one user id and at most two devices per person. A shop kiosk: u-1 logs in on it
+    # first, so u-2's login there is over the user cap and flagged, and u-2 still has
+    # room for a second device, d5. Unlinking the kiosk from u-1 lets the kiosk join
+    # u-2 (the flagged login becomes active); then d5 is u-2's third device (flagged
+    # now) and d5's later login as u-3, flagged before, joins d5 to u-3: the change
+    # travels over two flagged links.
+    ws = kiosk_workspace(tmp_path)
     m = the_map(ws)
     assert m[("anonymous_id", "kiosk")] == m[("user_id", "u-1")]
     assert m[("anonymous_id", "d5")] == m[("user_id", "u-2")] != m[("user_id", "u-3")]
@@ -236,16 +244,7 @@ def test_a_late_earlier_link_that_frees_a_cap_lets_flagged_neighbours_join_as_a_
     # kiosk comes, the kiosk's login as u-1 is the flagged one, the kiosk joins u-2 and
     # d5 (now u-2's third device) goes to u-3. An incremental resolve must reach the
     # persons two flagged links away, as a full resolve does.
-    ws = Workspace.init(tmp_path / "ws")
-    (ws.root / "cxlens.toml").write_text(
-        (ws.root / "cxlens.toml").read_text() + "\n[identity.id_types.anonymous_id]\ncap = 2\n")
-    ws = Workspace.open(ws.root)
-    ws.append(journeys({"p": [ident("2024-05-01 09:00", "d2", "u-2"),
-                              ident("2024-05-01 10:00", "kiosk", "u-1"),
-                              ident("2024-05-01 11:00", "kiosk", "u-2"),
-                              ident("2024-05-01 12:00", "d5", "u-2"),
-                              ident("2024-05-01 13:00", "d5", "u-3")]}), source="test")
-    resolve(ws)
+    ws = kiosk_workspace(tmp_path)
     assert the_map(ws)[("anonymous_id", "kiosk")] == the_map(ws)[("user_id", "u-1")]
 
     ws.append(journeys({"q": [ident("2024-05-01 08:00", "d7", "u-1"),
