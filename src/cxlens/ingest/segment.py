@@ -137,30 +137,26 @@ def to_us(dt: datetime) -> int:
     return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 
-#: (datetime, its to_us) of the last batch's received_at and sent_at: every message of
-#: a batch passes the same two objects (one tuple, so a swap is atomic across threads)
-_RECEIVED_US: tuple[datetime | None, int] = (None, 0)
-_SENT_US: tuple[datetime | None, int] = (None, 0)
+class _LastMicros:
+    """``to_us`` that remembers its last datetime: every message of a batch passes the
+    same received_at and sent_at objects (one tuple, so a swap is atomic across threads)."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[datetime | None, int] = (None, 0)
+
+    def __call__(self, dt: datetime) -> int:
+        cached = self._last
+        if cached[0] is dt:
+            return cached[1]
+        us = to_us(dt)
+        self._last = (dt, us)
+        return us
 
 
-def _received_us(dt: datetime) -> int:
-    global _RECEIVED_US
-    cached = _RECEIVED_US
-    if cached[0] is dt:
-        return cached[1]
-    us = to_us(dt)
-    _RECEIVED_US = (dt, us)
-    return us
-
-
-def _sent_us(dt: datetime) -> int:
-    global _SENT_US
-    cached = _SENT_US
-    if cached[0] is dt:
-        return cached[1]
-    us = to_us(dt)
-    _SENT_US = (dt, us)
-    return us
+_received_us = _LastMicros()
+_sent_us = _LastMicros()
 
 
 @lru_cache(maxsize=16)
