@@ -121,3 +121,19 @@ def test_an_lz64_bomb_stops_at_the_body_limit() -> None:
     assert len(text) < 20_000
     with pytest.raises(PayloadTooLarge):
         lz64_decompress(text, 500 * 1024)
+
+
+@pytest.mark.parametrize("path", ["/v1/batch", "/batch/"])
+def test_a_json_body_labelled_form_encoded_is_read_as_json(live: Live, path: str) -> None:
+    # `curl -d '{...}'` labels every body application/x-www-form-urlencoded; a form body
+    # starts with a field name, never with '{' or '[', so the body decides
+    sent = events(live, f"curl{path.strip('/').replace('/', '-')}", 2)
+    body = (orjson.dumps({"batch": [{"type": "track", "event": "Curl", "userId": "curl-u",
+                                     "messageId": e["uuid"]} for e in sent]})
+            if path == "/v1/batch" else orjson.dumps({"api_key": live.shop.write_key, "batch": sent}))
+    r = httpx.post(live.url + path, content=b"\n " + body, headers=FORM,
+                   auth=(live.shop.write_key, "") if path == "/v1/batch" else None)
+    assert r.status_code == 200, r.text
+    assert len(_stored(live, sent)) == 2
+    no_key = httpx.post(live.url + "/v1/batch", content=b'{"batch": []}', headers=FORM)
+    assert no_key.status_code == 401, no_key.text

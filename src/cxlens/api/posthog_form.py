@@ -35,10 +35,14 @@ _B64_VALUE: Final = {c: i for i, c in enumerate(_B64)}
 
 def is_form(data: bytes, content_type: str | None) -> bool:
     """posthog-js' form bodies: by Content-Type, or by their ``data=`` start (a beacon
-    Blob may lose its type on the way through a proxy)."""
-    if content_type is not None and content_type.lower().startswith(FORM_TYPE):
+    Blob may lose its type on the way through a proxy). A body that starts like JSON is
+    JSON whatever its label: ``curl -d`` labels everything form-encoded, and a form body
+    starts with a field name, never with ``{`` or ``[``."""
+    if data[:5] == b"data=":
         return True
-    return data[:5] == b"data="
+    if content_type is None or not content_type.lower().startswith(FORM_TYPE):
+        return False
+    return data.lstrip(b" \t\r\n")[:1] not in (b"{", b"[")
 
 
 def form_data(body: bytes, query: dict[str, str], limit: int) -> bytes:
