@@ -25,7 +25,7 @@
   var MAX_BATCH = 20, FLUSH_MS = 5000, SESSION_MS = 30 * 60 * 1000;
   var CLICK_IDS = ["gclid", "gbraid", "wbraid", "dclid", "msclkid", "fbclid", "ttclid", "li_fat_id", "twclid", "yclid"];
   var UTM = { utm_source: "source", utm_medium: "medium", utm_campaign: "name", utm_term: "term", utm_content: "content" };
-  var queue = [], timer = null, userId = null, listeners = [], history = [];
+  var queue = [], timer = null, userId = null, listeners = [], sent = [];  // not "history": that would hide window.history
   var consent = (script.getAttribute("data-consent") || "pending") === "granted";
 
   function uuid() {
@@ -90,7 +90,7 @@
     if (consent && userId) msg.userId = userId;
     if (!msg.anonymousId && !msg.userId) msg.anonymousId = "anonymous"; // no id without consent
     queue.push(msg);
-    if (history.length < 100) history.push(msg);
+    if (sent.length < 100) sent.push(msg);
     listeners.forEach(function (fn) { try { fn(msg); } catch (e) { /* a listener's bug is its own */ } });
     if (queue.length >= MAX_BATCH) flush(false);
     else if (!timer) timer = setTimeout(function () { flush(false); }, FLUSH_MS);
@@ -129,7 +129,7 @@
     flush: function () { flush(false); },
     hasConsent: function () { return consent; },
     ids: function () { return { anonymousId: anonymousId(), userId: consent ? userId : null }; },
-    on: function (fn) { listeners.push(fn); history.forEach(function (m) { try { fn(m); } catch (e) {} }); },
+    on: function (fn) { listeners.push(fn); sent.forEach(function (m) { try { fn(m); } catch (e) {} }); },
     push: function (call) { if (call && api[call[0]]) api[call[0]].apply(api, call.slice(1)); }
   };
   var pending = Array.isArray(w.cx) ? w.cx : [];
@@ -148,8 +148,8 @@
   }, true);
   d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") flush(true); });
   w.addEventListener("pagehide", function () { flush(true); });
-  var push = history.pushState;
-  history.pushState = function () { push.apply(history, arguments); api.page(); };
+  var push = w.history.pushState;
+  w.history.pushState = function () { push.apply(w.history, arguments); api.page(); };
   w.addEventListener("popstate", function () { api.page(); });
   api.page();
 })(window, document);
