@@ -79,3 +79,37 @@ def test_a_usage_mistake_gets_usage_help_not_a_traceback(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "No such option" in result.stderr
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_init_where_a_file_is_or_cannot_write_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("mine")
+    _one_line_error(cx("init", str(tmp_path / "a-file")), "a-file")
+    _one_line_error(cx("init", str(tmp_path / "a-file" / "ws")), "a-file")
+    assert (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_serve_mistakes_are_one_line_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    Workspace.init(tmp_path / "ws").close()
+    ws = ["-w", str(tmp_path / "ws"), "serve"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        _one_line_error(cx(*ws, "--port", port), port, "--port")
+        _one_line_error(cx(*ws, "--port", port, "--workers", "2"), port, "--port")
+    _one_line_error(cx(*ws, "--port", "99999"), "--port")
+    _one_line_error(cx(*ws, "--workers", "0"), "--workers")
+    _one_line_error(cx(*ws, "--log-level", "loud"), "--log-level")
+    _one_line_error(cx(*ws, "--max-body-kb", "-1"), "--max-body-kb")
+    _one_line_error(cx(*ws, "--host", "no-such-host.invalid"), "--host")

@@ -123,17 +123,25 @@ class Workspace:
         check_project(project)
         if (root / CATALOG_NAME).exists():
             return cls(root)
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError(f"{root} is a file; choose a new directory for the workspace")
         if root.exists() and any(root.iterdir()):
             raise WorkspaceError(
                 f"{root} exists and is not empty; choose a new directory for the workspace"
             )
-        root.mkdir(parents=True, exist_ok=True)
-        for sub in ("events", "tables", "rejects", "_tmp"):
-            (root / sub).mkdir(exist_ok=True)
-        config = {**DEFAULT_CONFIG, "workspace": {"default_project": project}}
-        tmp = root / f"{CONFIG_NAME}.tmp"
-        tmp.write_text(tomli_w.dumps(config))
-        tmp.replace(root / CONFIG_NAME)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            for sub in ("events", "tables", "rejects", "_tmp"):
+                (root / sub).mkdir(exist_ok=True)
+            config = {**DEFAULT_CONFIG, "workspace": {"default_project": project}}
+            tmp = root / f"{CONFIG_NAME}.tmp"
+            tmp.write_text(tomli_w.dumps(config))
+            tmp.replace(root / CONFIG_NAME)
+        except OSError as exc:  # a file on the path, no permission, read-only or full disk
+            raise WorkspaceError(
+                f"cannot create a workspace at {root}: {exc.strerror or exc}"
+                f"{f' ({exc.filename})' if exc.filename else ''}; choose a directory you can write to"
+            ) from None
         Catalog.create(root / CATALOG_NAME).close()
         ws = cls(root)
         ws.ensure_project(project)
