@@ -70,3 +70,37 @@ def test_channel_follows_the_default_channel_grouping(context: dict[str, Any] | 
 
 def test_server_events_without_web_context_get_no_channel() -> None:
     assert classify({"library": {"name": "analytics-python"}}, type_="track") is None
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        # paid sources come before Display: "cpm" matches the paid medium regex
+        (page(source="facebook", medium="cpm"), "paid_social"),
+        (page(source="google", medium="CPM"), "paid_search"),
+        (page(source="some-network", medium="cpm"), "display"),
+        (page(source="Google", medium="CPC"), "paid_search"),
+        (page(source="google", medium="cpc", name="DE Cross-Network PMax"), "cross_network"),
+        # the organic rules come before Email, Affiliates, SMS, push and Audio
+        (page(source="google", medium="email"), "organic_search"),
+        (page(source="facebook", medium="affiliate"), "organic_social"),
+        (page(source="newsletter", medium="social"), "organic_social"),
+        # every e-mail spelling GA4 knows, in source or medium, in any case
+        (page(source="e-mail", medium="link-1"), "email"),
+        (page(source="E_Mail"), "email"),
+        (page(source="crm", medium="e mail"), "email"),
+        (page(source="awin", medium="Affiliates"), "affiliate"),
+        (page(source="firebase"), "mobile_push"),
+        (page(source="app", medium="app-push"), "mobile_push"),
+        (page(source="(direct)", medium="(none)"), "direct"),
+        (page(source="(direct)", medium="(not set)"), "direct"),
+        # Android apps send android-app://<package>/ as the referrer
+        (page(referrer="android-app://com.google.android.gm/"), "email"),
+        (page(referrer="android-app://com.google.android.googlequicksearchbox/https/www.google.com"),
+         "organic_search"),
+        (page(referrer="android-app://com.linkedin.android/"), "organic_social"),
+        (page(referrer="android-app://com.slack/"), "referral"),
+    ],
+)
+def test_channel_follows_ga4s_rule_order_on_tricky_inputs(context: dict[str, Any], expected: str) -> None:
+    assert classify(context) == expected

@@ -17,6 +17,7 @@ from typing import Final
 
 CHANNELS: Final = {
     "direct": ("Direkt", "Direct"),
+    "cross_network": ("Netzwerkübergreifend", "Cross-network"),
     "organic_search": ("Organische Suche", "Organic Search"),
     "paid_search": ("Bezahlte Suche", "Paid Search"),
     "organic_social": ("Organische Social Media", "Organic Social"),
@@ -55,11 +56,13 @@ SOCIAL_DOMAINS: Final = (
 )
 VIDEO_DOMAINS: Final = ("youtube", "youtu.be", "vimeo", "twitch", "dailymotion")
 SHOPPING_DOMAINS: Final = ("shopping.google", "idealo", "geizhals", "billiger.de", "shopping")
-EMAIL_DOMAINS: Final = ("mail.google", "outlook.live", "outlook.office", "webmail", "mail.yahoo",
+# com.google.android.gm: the Gmail app's android-app:// referrer
+EMAIL_DOMAINS: Final = ("mail.google", "com.google.android.gm", "outlook.live", "outlook.office", "webmail", "mail.yahoo",
                         "email.t-online", "navigator.web.de", "navigator.gmx")
 
 _PAID_MEDIUM = r"^(.*cp.*|ppc|retargeting|paid.*)$"
 _EMAIL_MEDIUM = r"^(email|e-mail|e_mail|e mail|newsletter|mail)$"
+_EMAIL_SOURCES: Final = ("email", "e-mail", "e_mail", "e mail", "newsletter")
 
 
 def _lit(value: str) -> str:
@@ -177,24 +180,31 @@ def channel_from_layers(context: str = "context", type_col: str = "type") -> str
     src_kind = "_c_src_kind"
     shop_camp = f"regexp_matches({camp}, '^(.*(([^a-df-z]|^)shop|shopping).*)$')"
     social_src = f"({src_kind} = 'social' OR {src} IN ('fb', 'ig', 'li', 'social'))"
+    display_med = f"{med} IN ('display', 'banner', 'expandable', 'interstitial', 'cpm')"
+    email_src = f"{src} IN ({', '.join(_lit(e) for e in _EMAIL_SOURCES)})"
+    # GA4's order: the first rule that matches wins (Paid * before Display, which takes
+    # 'cpm' from known sources; the organic rules before Email, Affiliates, SMS and push)
     with_utm = f"""
-        WHEN {med} IN ('display', 'banner', 'expandable', 'interstitial', 'cpm') THEN 'display'
+        WHEN {src} = '(direct)' AND coalesce({med}, '(none)') IN ('(none)', '(not set)') THEN 'direct'
+        WHEN contains({camp}, 'cross-network') THEN 'cross_network'
         WHEN {paid_med} THEN (CASE
             WHEN {src_kind} = 'shopping' OR {shop_camp} THEN 'paid_shopping'
             WHEN {src_kind} = 'search' THEN 'paid_search'
             WHEN {social_src} THEN 'paid_social'
             WHEN {src_kind} = 'video' THEN 'paid_video'
+            WHEN {display_med} THEN 'display'
             ELSE 'paid_other' END)
-        WHEN regexp_matches({med}, {_lit(_EMAIL_MEDIUM)}) OR {src} IN ('email', 'newsletter') THEN 'email'
-        WHEN {med} = 'affiliate' THEN 'affiliate'
-        WHEN {med} = 'sms' OR {src} = 'sms' THEN 'sms'
-        WHEN regexp_matches({med}, '(mobile|notification|push)') THEN 'mobile_push'
-        WHEN {med} IN ('audio', 'podcast') THEN 'audio'
+        WHEN {display_med} THEN 'display'
         WHEN {src_kind} = 'shopping' OR {shop_camp} THEN 'organic_shopping'
         WHEN {social_src} OR {med} IN ('social', 'social-network', 'social-media', 'sm', 'social network', 'social media') THEN 'organic_social'
         WHEN {src_kind} = 'video' OR regexp_matches({med}, '^(.*video.*)$') THEN 'organic_video'
         WHEN {src_kind} = 'search' OR {med} = 'organic' THEN 'organic_search'
         WHEN {med} IN ('referral', 'app', 'link') THEN 'referral'
+        WHEN regexp_matches({med}, {_lit(_EMAIL_MEDIUM)}) OR {email_src} THEN 'email'
+        WHEN {med} IN ('affiliate', 'affiliates') THEN 'affiliate'
+        WHEN {med} IN ('audio', 'podcast') THEN 'audio'
+        WHEN {med} = 'sms' OR {src} = 'sms' THEN 'sms'
+        WHEN regexp_matches({med}, '(mobile|notification|push)') OR {src} = 'firebase' THEN 'mobile_push'
     """
     click = "_c_click"
 
