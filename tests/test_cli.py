@@ -113,3 +113,23 @@ def test_serve_mistakes_are_one_line_before_anything_starts(tmp_path: Path) -> N
     _one_line_error(cx(*ws, "--log-level", "loud"), "--log-level")
     _one_line_error(cx(*ws, "--max-body-kb", "-1"), "--max-body-kb")
     _one_line_error(cx(*ws, "--host", "no-such-host.invalid"), "--host")
+
+
+def test_project_settings_with_a_typo_or_a_wrong_type_are_refused(tmp_path: Path) -> None:
+    ws = ["-w", str(tmp_path / "ws")]
+    assert cx("init", str(tmp_path / "ws")).returncode == 0
+    assert cx(*ws, "project", "create", "shop", "--json").returncode == 0
+    # "false" as text would have been true, and a misspelt key silently nothing
+    _one_line_error(cx(*ws, "project", "settings", "shop", '{"privacy": {"honor_dnt": "false"}}'),
+                    "privacy.honor_dnt", "true or false")
+    _one_line_error(cx(*ws, "project", "settings", "shop", '{"privacy": {"anonymise_ip": false}}'),
+                    "privacy.anonymise_ip", "anonymize_ip")
+    _one_line_error(cx(*ws, "project", "settings", "shop", '{"privcy": {"drop_ip": true}}'),
+                    "privcy", "privacy")
+    _one_line_error(cx(*ws, "project", "settings", "shop", '{"privacy": {"retention_days": 0}}'),
+                    "privacy.retention_days")
+    ok = cx(*ws, "project", "settings", "shop", '{"privacy": {"honor_dnt": true, "retention_days": 400}}')
+    assert ok.returncode == 0, ok.stderr
+    listed = json.loads(cx(*ws, "project", "list", "--json").stdout)
+    assert next(p for p in listed if p["project"] == "shop")["settings"] == {
+        "privacy": {"honor_dnt": True, "retention_days": 400}}

@@ -64,7 +64,7 @@ def settings(
     value: Annotated[str, typer.Argument(help='Settings JSON, e.g. \'{"privacy": {"honor_dnt": true}}\'')],
     json: JsonOpt = False,
 ) -> None:
-    """Replace a project's settings (privacy: anonymize_ip, drop_ip, honor_dnt)."""
+    """Replace a project's settings (privacy: anonymize_ip, drop_ip, honor_dnt, pseudonymise, pseudonym_secret, retention_days)."""
     try:
         parsed = orjson.loads(value)
     except orjson.JSONDecodeError as exc:

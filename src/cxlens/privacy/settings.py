@@ -56,8 +56,8 @@ def pseudonymise(project_settings: Mapping[str, Any], value: str | None) -> str 
     if not isinstance(secret, str) or len(secret) < 16:
         raise ConfigError(
             "privacy.pseudonymise is on but privacy.pseudonym_secret is missing or shorter than 16 "
-            "characters; set one, e.g.: cxlens project settings <project> --set "
-            "'privacy.pseudonym_secret=<random text>'"
+            "characters; set one, e.g.: cxlens project settings <project> "
+            "'{\"privacy\": {\"pseudonymise\": true, \"pseudonym_secret\": \"<random text>\"}}'"
         )
     normalised = value.strip().lower() if "@" in value else value.strip()
     digest = hmac.new(secret.encode(), normalised.encode(), hashlib.sha256).hexdigest()

@@ -47,6 +47,7 @@ def hash_secret(key: str) -> str:
 def create_project(catalog: Catalog, name: str, settings: dict[str, Any] | None = None) -> NewKeys:
     """Create a project with fresh keys (or give keys to a project that has none)."""
     check_project(name)
+    check_settings(settings or {})
     row = catalog.execute("SELECT write_key FROM projects WHERE name = ?", (name,)).fetchone()
     if row is not None and row[0]:
         raise ValidationError(
@@ -98,8 +99,42 @@ def project_for_secret(catalog: Catalog, key: str) -> str | None:
     return str(row[0]) if row else None
 
 
+#: the keys of ``settings["privacy"]`` and what each must be
+PRIVACY_KEYS: dict[str, str] = {
+    "anonymize_ip": "bool", "drop_ip": "bool", "honor_dnt": "bool", "pseudonymise": "bool",
+    "pseudonym_secret": "text", "retention_days": "days",
+}
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """Refuse what would be silently ignored or misread: a misspelt key turns nothing on,
+    and ``"false"`` as text is true to Python."""
+    for key in settings:
+        if key != "privacy":
+            raise ValidationError(f"unknown setting {key!r}; the settings have one table: privacy",
+                                  field=str(key))
+    privacy = settings.get("privacy", {})
+    if not isinstance(privacy, dict):
+        raise ValidationError("settings.privacy must be an object, e.g. {\"honor_dnt\": true}",
+                              field="privacy")
+    for key, value in privacy.items():
+        kind = PRIVACY_KEYS.get(key)
+        if kind is None:
+            raise ValidationError(f"unknown setting privacy.{key}; use {', '.join(PRIVACY_KEYS)}",
+                                  field=f"privacy.{key}")
+        if kind == "bool" and not isinstance(value, bool):
+            raise ValidationError(f"privacy.{key} must be true or false (JSON, no quotes), not {value!r}",
+                                  field=f"privacy.{key}")
+        if kind == "text" and not isinstance(value, str):
+            raise ValidationError(f"privacy.{key} must be text, not {value!r}", field=f"privacy.{key}")
+        if kind == "days" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValidationError(f"privacy.{key} must be a whole number of days of at least 1, not {value!r}",
+                                  field=f"privacy.{key}")
+
+
 def set_settings(catalog: Catalog, name: str, settings: dict[str, Any]) -> None:
     check_project(name)
+    check_settings(settings)
     cur = catalog.execute(
         "UPDATE projects SET settings = ? WHERE name = ?", (orjson.dumps(settings).decode(), name)
     )
