@@ -109,3 +109,13 @@ def test_ip_is_anonymised_and_consent_denied_stores_nothing_personal() -> None:
     assert denied["user_id"] is None and denied["anonymous_id"] is None
     assert "ip" not in ctx and "user_agent" not in ctx
     assert ctx["page"]["url"] == "https://s.de/a"
+
+
+def test_a_timestamp_out_of_range_says_the_limit_in_words_and_how_to_fix_it() -> None:
+    future = {"type": "track", "event": "x", "userId": "u", "timestamp": "2024-05-03T12:00:00Z"}
+    _, errors = messages_to_events([future], sent_at=None, received_at=RECEIVED)
+    assert "more than 24 hours after" in errors[0].reason and "sentAt" in errors[0].reason
+    past = {"type": "track", "event": "x", "userId": "u", "timestamp": "2024-04-30T00:00:00Z"}
+    _, errors = messages_to_events([past], sent_at=None, received_at=RECEIVED,
+                                   limits=Limits(max_past=timedelta(hours=12)))
+    assert "more than 0.5 days before" in errors[0].reason

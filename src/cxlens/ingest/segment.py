@@ -300,9 +300,12 @@ def message_row(
     else:
         ts_us = to_us(ts)
     if limits.max_future is not None and ts_us > received_us + _span_us(limits.max_future):
-        raise Bad("timestamp", f"is more than {limits.max_future} after the time it was received")
+        hours = limits.max_future.total_seconds() / 3600
+        raise Bad("timestamp", f"is more than {hours:g} hours after the time it was received; a client "
+                  "clock that is ahead is corrected when the message or batch has sentAt")
     if limits.max_past is not None and ts_us < received_us - _span_us(limits.max_past):
-        raise Bad("timestamp", f"is more than {limits.max_past.days} days before the time it was received")
+        days = limits.max_past.total_seconds() / 86400
+        raise Bad("timestamp", f"is more than {days:g} days before the time it was received")
     if ts_us < _MIN_US or ts_us >= _END_US:
         raise Bad("timestamp", "is outside the years 1900-2200")
 
