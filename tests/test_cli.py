@@ -133,3 +133,10 @@ def test_project_settings_with_a_typo_or_a_wrong_type_are_refused(tmp_path: Path
     listed = json.loads(cx(*ws, "project", "list", "--json").stdout)
     assert next(p for p in listed if p["project"] == "shop")["settings"] == {
         "privacy": {"honor_dnt": True, "retention_days": 400}}
+
+
+def test_info_for_a_project_that_does_not_exist_names_the_ones_that_do(tmp_path: Path) -> None:
+    assert cx("init", str(tmp_path / "ws"), "-p", "shop").returncode == 0
+    # a typo in -p used to print zero events and exit 0
+    _one_line_error(cx("-w", str(tmp_path / "ws"), "info", "-p", "shpo", "--json"), "shpo", "shop")
+    _one_line_error(cx("-w", str(tmp_path / "ws"), "compact", "-p", "shpo"), "shpo", "shop")

@@ -64,6 +64,19 @@ def open_workspace(explicit: Path | None = None) -> Any:
     return Workspace.open(workspace_path(explicit))
 
 
+def check_known_project(ws: Any, project: str | None) -> None:
+    """A -p that names no project is a typo: say which projects there are instead of
+    answering with zero events."""
+    if project is None:
+        return
+    names = ws.projects()
+    if project not in names:
+        from cxlens.errors import ValidationError
+
+        raise ValidationError(f"no project {project!r} in {ws.root}; its projects: "
+                              f"{', '.join(names) or '(none)'}", field="project")
+
+
 def emit_json(doc: Any) -> None:
     sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
     sys.stdout.write("\n")

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cxlens.cli import JsonOpt, ProjectOpt, app, console, emit_json, open_workspace, workspace_path
+from cxlens.cli import (
+    JsonOpt,
+    ProjectOpt,
+    app,
+    check_known_project,
+    console,
+    emit_json,
+    open_workspace,
+    workspace_path,
+)
 from cxlens.store.workspace import Workspace
 
 
@@ -94,8 +103,11 @@ def info(
 ) -> None:
     """What is in the workspace: events by source, channel, type and day."""
     ws = open_workspace()
-    data = workspace_info(ws, project, days)
-    ws.close()
+    try:
+        check_known_project(ws, project)
+        data = workspace_info(ws, project, days)
+    finally:
+        ws.close()
     if json:
         emit_json(data)
         return
@@ -125,6 +137,7 @@ def compact(
     from cxlens.engines import sequences as seq
 
     ws = open_workspace()
+    check_known_project(ws, project)
     res = ws.compact(project)
     built: list[dict[str, Any]] = []
     if sequences:
