@@ -120,3 +120,22 @@ def test_broken_xml_is_one_clear_error_and_writes_nothing(ws: Workspace, tmp_pat
     with pytest.raises(ImportError_, match="not valid XES/XML"):
         import_file(ws, file, format="xes")
     assert events(ws) == [] and batches(ws) == []
+
+
+@pytest.mark.parametrize(("fmt", "cut"), [("xes", 0.6), ("segment", 0.6), ("xes", 0.0)],
+                         ids=["xes-cut", "segment-cut", "xes-header-only"])
+def test_a_cut_off_gzip_file_is_one_clear_error_and_writes_nothing(
+        ws: Workspace, tmp_path: Path, fmt: str, cut: float) -> None:
+    import gzip
+    import json
+
+    text = xes(LOANS) if fmt == "xes" else "\n".join(
+        json.dumps({"type": "track", "userId": f"u{i}", "event": "E", "timestamp": "2024-05-01T10:00:00Z",
+                    "messageId": f"m{i}", "properties": {"pad": "x" * 50}}) for i in range(2000))
+    whole = gzip.compress(text.encode())
+    file = tmp_path / f"log.{fmt}.gz"
+    file.write_bytes(whole[: max(int(len(whole) * cut), 10)])
+    # EOFError used to reach click, which took it for Ctrl-D: "aborted", exit code 130
+    with pytest.raises(ImportError_, match="cut off"):
+        import_file(ws, file, format=fmt)
+    assert events(ws) == [] and batches(ws) == []

@@ -9,10 +9,12 @@ check and the write see the same workspace.
 
 from __future__ import annotations
 
+import gzip
 import re
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from itertools import chain, islice
@@ -104,7 +106,13 @@ def import_file(
             run = _import_xes
         else:
             run = _import_segment
-        result = run(ws, file, fmt, m, proj, src_name, strict, progress)
+        try:
+            result = run(ws, file, fmt, m, proj, src_name, strict, progress)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            # from the gzip readers; an EOFError left alone reaches click, which takes it
+            # for Ctrl-D and says "aborted"
+            raise ImportError_(f"{file.name} is cut off or not valid gzip ({exc}); nothing was "
+                               "imported; copy the whole file again") from exc
     inserted, duplicates, rejected, rejects_file, batch, check_s, append_s, rows, first = result
     seconds = time.perf_counter() - started
     return ImportReport(
