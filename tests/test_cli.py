@@ -140,3 +140,18 @@ def test_info_for_a_project_that_does_not_exist_names_the_ones_that_do(tmp_path:
     # a typo in -p used to print zero events and exit 0
     _one_line_error(cx("-w", str(tmp_path / "ws"), "info", "-p", "shpo", "--json"), "shpo", "shop")
     _one_line_error(cx("-w", str(tmp_path / "ws"), "compact", "-p", "shpo"), "shpo", "shop")
+
+
+def test_a_bad_value_in_cxlens_toml_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append(journeys({"ann": [{"at": "2024-05-01 10:00", "type": "page", "page": "https://s.de/"}]}),
+              source="web")
+    ws.close()
+    config = tmp_path / "ws" / "cxlens.toml"
+    good = config.read_text()
+    for old, new, key in [("timeout_minutes = 30", 'timeout_minutes = "half an hour"', "timeout_minutes"),
+                          ('memory_limit = "2GB"', 'memory_limit = "lots"', "memory_limit"),
+                          ('memory_limit = "2GB"', 'memory_limit = "2GB"\nthreads = "many"', "threads")]:
+        assert old in good
+        config.write_text(good.replace(old, new))
+        _one_line_error(cx("-w", str(tmp_path / "ws"), "info"), key, "cxlens.toml")

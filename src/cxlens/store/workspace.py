@@ -188,7 +188,17 @@ class Workspace:
 
     @property
     def session_timeout_minutes(self) -> float:
-        return float(self.config["sessions"]["timeout_minutes"])
+        value = self.config["sessions"]["timeout_minutes"]
+        try:
+            minutes = float(value)
+        except (TypeError, ValueError):
+            minutes = 0.0
+        if isinstance(value, bool) or not minutes > 0:
+            raise WorkspaceError(
+                f"[sessions] timeout_minutes in {self.root / CONFIG_NAME} must be a positive number "
+                f"of minutes, not {value!r}; e.g. timeout_minutes = 30"
+            )
+        return minutes
 
     def ensure_project(self, name: str) -> None:
         check_project(name)
@@ -208,10 +218,18 @@ class Workspace:
             con.execute("SET temp_directory = ?", [str(tmp)]).fetchall()
             con.execute("SET enable_progress_bar = false").fetchall()
             engine = self.config.get("engine", {})
-            if "memory_limit" in engine:
-                con.execute("SET memory_limit = ?", [str(engine["memory_limit"])]).fetchall()
-            if "threads" in engine:
-                con.execute("SET threads = ?", [int(engine["threads"])]).fetchall()
+            try:
+                if "memory_limit" in engine:
+                    con.execute("SET memory_limit = ?", [str(engine["memory_limit"])]).fetchall()
+                if "threads" in engine:
+                    con.execute("SET threads = ?", [int(engine["threads"])]).fetchall()
+            except (duckdb.Error, ValueError, TypeError):
+                con.close()
+                raise WorkspaceError(
+                    f"[engine] in {self.root / CONFIG_NAME}: memory_limit must be a size like \"2GB\" "
+                    f"and threads a whole number, not {engine.get('memory_limit')!r} / "
+                    f"{engine.get('threads')!r}; fix the file"
+                ) from None
             self._con = con
         return self._con
 
