@@ -6,21 +6,31 @@ import json
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
-from cxlens.ingest.channels import channel_sql
+from cxlens.ingest.channels import CHANNEL_INPUT_COLUMNS, CHANNEL_INPUT_PATHS
+from cxlens.ingest.normalize import normalize_sql
 
 SHOP = "https://www.shop.de/"
 
 
-def classify(context: dict[str, Any] | None, type_: str = "page") -> str | None:
+def classify(context: dict[str, Any] | None, type_: str = "page", *, typed: bool = False) -> str | None:
+    """The channel the store's append gives one event: from its context JSON, or (typed)
+    from the inputs an importer passes as columns beside it (the same values)."""
     con = duckdb.connect()
-    row = con.execute(
-        f"SELECT {channel_sql('c', 't')} FROM (SELECT ?::VARCHAR AS c, ?::VARCHAR AS t)",
-        [json.dumps(context) if context is not None else None, type_],
-    ).fetchone()
-    assert row is not None
-    return row[0]
+    inputs = ""
+    if typed:
+        paths = [f"'$.{p}'" for p in CHANNEL_INPUT_PATHS]
+        inputs = "".join(f", json_extract_string(c, {path}) AS {col}"
+                         for path, col in zip(paths, CHANNEL_INPUT_COLUMNS, strict=True))
+    con.register("raw", pa.table({"c": pa.array([json.dumps(context) if context is not None else None],
+                                                pa.string()), "t": [type_]}))
+    con.execute(f"CREATE VIEW e AS SELECT TIMESTAMPTZ '2025-01-01' AS timestamp, t AS type,"
+                f" c AS context{inputs} FROM raw")
+    sql, _ = normalize_sql(set(con.sql("SELECT * FROM e").columns), "e")
+    rows = con.execute(f"SELECT channel FROM ({sql})", ["p", "2025-01-01", "s", "p"]).fetchall()
+    return str(rows[0][0]) if rows[0][0] is not None else None
 
 
 def page(url: str = SHOP, referrer: str = "", **campaign: str) -> dict[str, Any]:
@@ -60,16 +70,37 @@ def page(url: str = SHOP, referrer: str = "", **campaign: str) -> dict[str, Any]
         (page("https://www.shop.de:8443/p", "https://user@WWW.Shop.de:8443/x"), None),
         (page(SHOP, "https://user:pw@www.google.de:443/"), "organic_search"),
         ({"click_ids": {"ttclid": "x"}}, "paid_social"),
+        (page(SHOP + "?sccid=abc"), "paid_social"),  # Snapchat's click id
+        (page(SHOP + "?a=1&wbraid=x", "https://www.google.de/"), "paid_search"),
+        (page(SHOP + "gclid/1"), "direct"),  # a path, not a click id
+        # internal navigation, however the URLs are written
+        (page("http://www.shop.de/p/2", "http://www.shop.de/p/1"), None),
+        (page("https://www.shop.de", "https://www.shop.de/x"), None),
+        (page("HTTPS://WWW.SHOP.DE/p", "https://www.shop.de/x"), None),
+        (page("https://user@www.shop.de/p", "https://user@www.shop.de/x"), None),
+        (page("https://www.shop.de/p", "https://www.shop.de.evil.com/x"), "referral"),
+        # the same authority without a host: as if there were no referrer
+        (page("https://:8443/p", "https://:8443/x"), "direct"),
+        (page("https://user@/p", "https://user@/x"), "direct"),
         ({"locale": "de-DE"}, "direct"),  # a page view with no referrer
         (None, None),
     ],
 )
-def test_channel_follows_the_default_channel_grouping(context: dict[str, Any] | None, expected: str | None) -> None:
-    assert classify(context) == expected
+@pytest.mark.parametrize("typed", [False, True], ids=["context", "typed-inputs"])
+def test_channel_follows_the_default_channel_grouping(
+    context: dict[str, Any] | None, expected: str | None, typed: bool
+) -> None:
+    assert classify(context, typed=typed) == expected
 
 
 def test_server_events_without_web_context_get_no_channel() -> None:
     assert classify({"library": {"name": "analytics-python"}}, type_="track") is None
+
+
+def test_server_events_with_a_click_id_get_its_channel() -> None:
+    ctx = {"page": {"url": SHOP + "?gclid=1"}}
+    assert classify(ctx, type_="track") == "paid_search"
+    assert classify(ctx, type_="track", typed=True) == "paid_search"
 
 
 @pytest.mark.parametrize(
@@ -102,5 +133,8 @@ def test_server_events_without_web_context_get_no_channel() -> None:
         (page(referrer="android-app://com.slack/"), "referral"),
     ],
 )
-def test_channel_follows_ga4s_rule_order_on_tricky_inputs(context: dict[str, Any], expected: str) -> None:
-    assert classify(context) == expected
+@pytest.mark.parametrize("typed", [False, True], ids=["context", "typed-inputs"])
+def test_channel_follows_ga4s_rule_order_on_tricky_inputs(
+    context: dict[str, Any], expected: str, typed: bool
+) -> None:
+    assert classify(context, typed=typed) == expected

@@ -69,9 +69,19 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _one_of(expr: str, values: tuple[str, ...]) -> str:
+    """``expr IN (values)`` as ORed equalities: DuckDB plans an ``IN`` list of five or
+    more constants as a mark join over every row of the stream, even inside a CASE
+    branch only a few rows reach, and the join needs its input computed for every row."""
+    return "(" + " OR ".join(f"{expr} = {_lit(v)}" for v in values) + ")"
+
+
 _CLICK_PAID_SEARCH: Final = ("gclid", "gbraid", "wbraid", "msclkid", "yclid")
 _CLICK_DISPLAY: Final = ("dclid",)
 _CLICK_PAID_SOCIAL: Final = ("ttclid", "li_fat_id", "twclid", "sccid", "epik")
+
+_SOCIAL_MEDIUMS: Final = ("social", "social-network", "social-media", "sm", "social network",
+                          "social media")
 
 _KNOWN = (
     ("email", EMAIL_DOMAINS), ("shopping", SHOPPING_DOMAINS), ("video", VIDEO_DOMAINS),
@@ -96,19 +106,22 @@ def _site_kind(host: str) -> str:
 
 
 def _host(url: str) -> str:
-    """The lower-cased host of a URL. One regex that RE2 runs one-pass (the authority up to
-    the first / ? #: no capture can end in two places), then userinfo and port are cut off
-    with plain string functions. A regex that skipped the userinfo itself could not run
-    one-pass and was 3x slower; a chain of split_part calls alone is as fast to run but
-    DuckDB's planning time doubles with every nesting level."""
+    """The lower-cased host of a URL ('' when it has none). One regex that RE2 runs
+    one-pass (the authority up to the first / ? #: no capture can end in two places),
+    then userinfo and port are cut off with plain string functions. A regex that skipped
+    the userinfo itself could not run one-pass and was 3x slower; a chain of split_part
+    calls alone is as fast to run but DuckDB's planning time doubles with every nesting
+    level. A NULL URL stays NULL until the end: DuckDB skips NULL rows in every function,
+    whereas the regex on an empty string costs as much as on a URL (0.16 CPU-s per 2M
+    rows)."""
     pattern = _lit(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://([^/?#]*)")
-    auth = f"regexp_extract(coalesce({url}, ''), {pattern}, 1)"
+    auth = f"regexp_extract({url}, {pattern}, 1)"
     # split_part splits the whole string into a list: only for the rare authorities
     # with userinfo or a port
     host = (f"split_part(CASE WHEN contains({auth}, '@') THEN split_part({auth}, '@', -1)"
             f" ELSE {auth} END, ':', 1)")
-    return (f"lower(CASE WHEN contains({auth}, ':') OR contains({auth}, '@') THEN {host}"
-            f" ELSE {auth} END)")
+    return (f"coalesce(lower(CASE WHEN contains({auth}, ':') OR contains({auth}, '@') THEN {host}"
+            f" ELSE {auth} END), '')")
 
 
 #: Optional typed inputs of the classification an importer may pass to ``Workspace.append``
@@ -126,14 +139,22 @@ CHANNEL_INPUT_PATHS: Final = (
 )
 #: the same inputs as the layers name them
 _INPUTS: Final = tuple(f"_cf{i}" for i in range(1, 7))
-#: substrings that betray a click id in a URL or in the click_ids object
-CLICK_MARKERS: Final = ("clid", "clkid", "braid", "li_fat_id", "epik")
+#: substrings that betray a click id in a URL or in the click_ids object (every click id
+#: name above contains one of them)
+CLICK_MARKERS: Final = ("clid", "clkid", "braid", "li_fat_id", "epik", "sccid")
 
 
 def maybe_click_id(url: str, click_ids: str) -> str:
-    """A cheap test: could this URL or click_ids JSON hold a click id?"""
-    tests = [f"contains({s}, {_lit(c)})" for s in (url, click_ids) for c in CLICK_MARKERS]
-    return "coalesce(" + " OR ".join(tests) + ", false)"
+    """A cheap test: could this URL or click_ids JSON hold a click id? (A necessary
+    condition of the click id regex in ``input_layers``.) In a URL a click id follows a
+    ``?``, ``&`` or ``"``: three one-byte searches rule out nearly every URL before the
+    marker searches run (ten substring searches on every row cost 0.2 CPU-s per 2M)."""
+    def markers(s: str) -> str:
+        return " OR ".join(f"contains({s}, {_lit(c)})" for c in CLICK_MARKERS)
+
+    return (f"(CASE WHEN contains({url}, '?') OR contains({url}, '&') OR contains({url}, '\"')"
+            f" THEN {markers(url)} ELSE false END"
+            f" OR CASE WHEN {click_ids} IS NULL THEN false ELSE {markers(click_ids)} END)")
 
 
 def channel_layers(context: str = "context") -> list[list[str]]:
@@ -149,6 +170,25 @@ def channel_layers(context: str = "context") -> list[list[str]]:
     return [first, unpack, *input_layers()]
 
 
+def _same_site(url: str, ref: str) -> str:
+    """A cheap sufficient test that the referrer has the URL's host (internal navigation,
+    the most common page view), so that neither host regex need run: the referrer starts
+    with the URL's ``http(s)://authority/``. Then both regexes would extract the same
+    authority; it has a host when it is not empty, has no userinfo and does not start
+    with a port, ``?`` or ``#``. Anything else (other schemes, upper case, no path) goes
+    the regex way."""
+    def same(start: int) -> str:
+        # start: the position of the authority's first character
+        end = f"strpos(substr({url}, {start}), '/')"  # 1-based, of the '/' ending it
+        origin = f"left({url}, {start - 1} + {end})"
+        return (f"CASE WHEN {end} < 2 OR substr({url}, {start}, 1) IN (':', '?', '#') THEN false"
+                f" ELSE starts_with({ref}, {origin}) AND NOT contains({origin}, '@') END")
+
+    return (f"CASE WHEN {ref} IS NULL OR {url} IS NULL THEN false"
+            f" WHEN starts_with({url}, 'https://') THEN {same(9)}"
+            f" WHEN starts_with({url}, 'http://') THEN {same(8)} ELSE false END")
+
+
 def input_layers() -> list[list[str]]:
     """The layers over the six inputs ``_cf1`` .. ``_cf6`` (see CHANNEL_INPUT_COLUMNS)."""
     src, med, camp, url, ref, ids = _INPUTS
@@ -159,17 +199,21 @@ def input_layers() -> list[list[str]]:
     second = [
         f"lower({src}) AS _c_src",
         f"lower({med}) AS _c_med",
-        f"lower(coalesce({camp}, '')) AS _c_camp",
-        f"{_host(ref)} AS _c_ref",
-        f"{_host(url)} AS _c_host",
+        f"coalesce(lower({camp}), '') AS _c_camp",
+        f"{_same_site(url, ref)} AS _c_same",
         f"CASE WHEN {maybe_click_id(url, ids)} THEN regexp_extract({clicks}, {click_re}, 1)"
         " ELSE '' END AS _c_click",
     ]
     # the site kinds are computed once here: inlined into every CASE branch that needs
     # them they made the expression (and DuckDB's planning time) many times larger
     # (the referrer's kind is needed in one branch only and is computed there: most
-    # referrers are the site's own pages, internal navigation, which needs no kind)
-    third = [f"{_site_kind('_c_src')} AS _c_src_kind"]
+    # referrers are the site's own pages, internal navigation, which needs no kind).
+    # Internal navigation gets no hosts at all (NULL inputs skip every function).
+    third = [
+        f"{_host(f'CASE WHEN _c_same THEN NULL ELSE {ref} END')} AS _c_ref",
+        f"{_host(f'CASE WHEN _c_same THEN NULL ELSE {url} END')} AS _c_host",
+        f"{_site_kind('_c_src')} AS _c_src_kind",
+    ]
     return [second, third]
 
 
@@ -179,9 +223,9 @@ def channel_from_layers(context: str = "context", type_col: str = "type") -> str
     paid_med = f"regexp_matches({med}, {_lit(_PAID_MEDIUM)})"
     src_kind = "_c_src_kind"
     shop_camp = f"regexp_matches({camp}, '^(.*(([^a-df-z]|^)shop|shopping).*)$')"
-    social_src = f"({src_kind} = 'social' OR {src} IN ('fb', 'ig', 'li', 'social'))"
-    display_med = f"{med} IN ('display', 'banner', 'expandable', 'interstitial', 'cpm')"
-    email_src = f"{src} IN ({', '.join(_lit(e) for e in _EMAIL_SOURCES)})"
+    social_src = f"({src_kind} = 'social' OR {_one_of(src, ('fb', 'ig', 'li', 'social'))})"
+    display_med = _one_of(med, ('display', 'banner', 'expandable', 'interstitial', 'cpm'))
+    email_src = _one_of(src, _EMAIL_SOURCES)
     # GA4's order: the first rule that matches wins (Paid * before Display, which takes
     # 'cpm' from known sources; the organic rules before Email, Affiliates, SMS and push)
     with_utm = f"""
@@ -196,7 +240,7 @@ def channel_from_layers(context: str = "context", type_col: str = "type") -> str
             ELSE 'paid_other' END)
         WHEN {display_med} THEN 'display'
         WHEN {src_kind} = 'shopping' OR {shop_camp} THEN 'organic_shopping'
-        WHEN {social_src} OR {med} IN ('social', 'social-network', 'social-media', 'sm', 'social network', 'social media') THEN 'organic_social'
+        WHEN {social_src} OR {_one_of(med, _SOCIAL_MEDIUMS)} THEN 'organic_social'
         WHEN {src_kind} = 'video' OR regexp_matches({med}, '^(.*video.*)$') THEN 'organic_video'
         WHEN {src_kind} = 'search' OR {med} = 'organic' THEN 'organic_search'
         WHEN {med} IN ('referral', 'app', 'link') THEN 'referral'
@@ -208,18 +252,16 @@ def channel_from_layers(context: str = "context", type_col: str = "type") -> str
     """
     click = "_c_click"
 
-    def in_list(names: tuple[str, ...]) -> str:
-        return ", ".join(_lit(n) for n in names)
-
     rh, uh = "_c_ref", "_c_host"
     return f"""(CASE
         WHEN {context} IS NULL THEN NULL
         WHEN {type_col} NOT IN ('page', 'screen') AND {src} IS NULL AND {med} IS NULL
              AND {click} = '' THEN NULL
         WHEN {src} IS NOT NULL OR {med} IS NOT NULL THEN (CASE {with_utm} ELSE 'unassigned' END)
-        WHEN {click} IN ({in_list(_CLICK_PAID_SEARCH)}) THEN 'paid_search'
-        WHEN {click} IN ({in_list(_CLICK_DISPLAY)}) THEN 'display'
-        WHEN {click} IN ({in_list(_CLICK_PAID_SOCIAL)}) THEN 'paid_social'
+        WHEN {_one_of(click, _CLICK_PAID_SEARCH)} THEN 'paid_search'
+        WHEN {_one_of(click, _CLICK_DISPLAY)} THEN 'display'
+        WHEN {_one_of(click, _CLICK_PAID_SOCIAL)} THEN 'paid_social'
+        WHEN _c_same THEN NULL
         WHEN {rh} = '' THEN (CASE WHEN {type_col} IN ('page', 'screen') THEN 'direct' ELSE NULL END)
         WHEN {rh} = {uh} THEN NULL
         WHEN length({uh}) > 0 AND (ends_with({rh}, '.' || {uh}) OR ends_with({uh}, '.' || {rh}))
@@ -229,14 +271,3 @@ def channel_from_layers(context: str = "context", type_col: str = "type") -> str
             WHEN 'video' THEN 'organic_video' WHEN 'social' THEN 'organic_social'
             WHEN 'search' THEN 'organic_search' ELSE 'referral' END)
     END)"""
-
-
-def channel_sql(context: str = "context", type_col: str = "type") -> str:
-    """A self-contained scalar subquery-free expression (for small inputs and tests):
-    the layers inlined. The append path uses the nested layers instead."""
-    expr = channel_from_layers(context, type_col)
-    for layer in reversed(channel_layers(context)):
-        for item in layer:
-            value, name = item.rsplit(" AS ", 1)
-            expr = expr.replace(name, f"({value})")
-    return expr

@@ -13,6 +13,7 @@ from typing import Final
 from cxlens.errors import ConfigError
 from cxlens.ingest.channels import (
     CHANNEL_INPUT_COLUMNS,
+    CLICK_MARKERS,
     channel_from_layers,
     channel_layers,
     input_layers,
@@ -20,7 +21,7 @@ from cxlens.ingest.channels import (
 )
 from cxlens.model.events import FILE_SCHEMA
 
-_ACQUISITION_MARKERS: Final = ('"campaign"', "clid", "clkid", "braid", "li_fat_id", "epik")
+_ACQUISITION_MARKERS: Final = ('"campaign"', *CLICK_MARKERS)
 PROJECT_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SOURCE_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]{0,127}$")
 
