@@ -372,3 +372,14 @@ def test_b2b_personas_are_recovered_by_clustering_behaviour(b2b: tuple[Workspace
     x, labels = persona_features(ws, "b2b", B2B_SITE.categories, channels)
     ari = adjusted_rand(labels, kmeans(x, 4))
     assert ari >= 0.9, ari
+
+
+def test_a_negative_seed_is_a_clear_config_error(tmp_path: Path) -> None:
+    from cxlens.errors import ConfigError
+
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        with pytest.raises(ConfigError, match="--seed"):  # was numpy's ValueError, a traceback
+            simulate(ws, business="shop", customers=10, seed=-1)
+    finally:
+        ws.close()

@@ -93,6 +93,8 @@ def simulate(
         raise ConfigError("--customers must be at least 1", field="customers")
     if days < 7:
         raise ConfigError("--days must be at least 7", field="days")
+    if seed < 0:  # numpy's generators take none
+        raise ConfigError(f"--seed must be 0 or more, not {seed}", field="seed")
     project = check_project(project or business)
     start = start or DEFAULT_START
     t0 = time.perf_counter()
