@@ -155,3 +155,21 @@ def test_a_bad_value_in_cxlens_toml_is_one_line_naming_the_key(tmp_path: Path) -
         assert old in good
         config.write_text(good.replace(old, new))
         _one_line_error(cx("-w", str(tmp_path / "ws"), "info"), key, "cxlens.toml")
+
+
+def test_demo_never_adds_its_published_login_to_a_workspace_it_did_not_create(tmp_path: Path) -> None:
+    from cxlens.web.auth import DEMO_USER, get_user
+
+    ws = Workspace.init(tmp_path / "mine", project="shop")
+    ws.close()
+    _one_line_error(cx("demo", "--dir", str(tmp_path / "mine"), "--no-serve"), "mine", "--dir")
+    ws = Workspace.open(tmp_path / "mine")
+    try:
+        assert get_user(ws.catalog, DEMO_USER) is None
+    finally:
+        ws.close()
+    # its own workspace it makes, and shows again on the next run
+    for _ in range(2):
+        made = cx("demo", "--dir", str(tmp_path / "demo"), "--customers", "30", "--no-serve", "--json")
+        assert made.returncode == 0, made.stderr
+        assert json.loads(made.stdout)["total_events"] > 0

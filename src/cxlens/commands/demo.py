@@ -10,6 +10,7 @@ import typer
 
 from cxlens.cli import JsonOpt, app, console, emit_json
 from cxlens.commands.core import workspace_info
+from cxlens.errors import WorkspaceError
 from cxlens.store.workspace import CATALOG_NAME, Workspace
 
 
@@ -26,9 +27,17 @@ def demo(
 ) -> None:
     """Simulate a German online shop into a fresh workspace and show what is in it."""
     from cxlens.simulate import simulate
+    from cxlens.web.auth import DEMO_USER, ensure_demo_user, get_user
 
     fresh = not (directory / CATALOG_NAME).exists()
     ws = Workspace.init(directory, project="shop")
+    if not fresh and get_user(ws.catalog, DEMO_USER) is None:
+        # the demo's login has a published password: never into someone's real workspace
+        root = ws.root
+        ws.close()
+        raise WorkspaceError(f"{root} is a workspace cxlens demo did not make; pass --dir with a new "
+                             "directory (the demo adds a login whose password is printed)")
+    login = ensure_demo_user(ws.catalog, "shop")
     if fresh:
         if not json:
             console.print(f"simulating {customers:,} shop customers into [bold]{ws.root}[/] ...")
@@ -43,9 +52,6 @@ def demo(
                 f"{report.seconds:.1f} s"
             )
     info = workspace_info(ws, "shop", days=7)
-    from cxlens.web.auth import ensure_demo_user
-
-    login = ensure_demo_user(ws.catalog, "shop")
     ws.close()
     if json:
         emit_json(info)
