@@ -26,7 +26,13 @@ def test_metrics_sum_the_counters_of_all_workers_whichever_answers(tmp_path: Pat
         key = create_project(ws.catalog, "shop").write_key
     server = Server(root, None, "--workers", "2").start()
     try:
-        time.sleep(1.0)  # the second worker
+        # Server.start returns when one worker answers; the other may still be importing
+        # on a saturated box (a fixed 1 s sleep was a race): each worker makes its WAL
+        # directory during startup, so wait for two of them
+        deadline = time.monotonic() + 60
+        while len([d for d in (root / "wal").glob("w-*") if d.is_dir()]) < 2:
+            assert time.monotonic() < deadline, "the second worker did not start within 60 s"
+            time.sleep(0.05)
         for i in range(N_REQUESTS):
             # a new connection each time, so that the kernel spreads them over the workers
             r = httpx.post(f"{server.url}/v1/batch", auth=(key, ""), json={"batch": [
