@@ -58,3 +58,32 @@ def test_consent_header_denies_for_every_project(live: Live) -> None:
     _send(live, live.shop.write_key, "priv-f", headers={"X-Cx-Consent": "denied"})
     rows = live.wait_for("shop", lambda r: len(r) == 1, "event_id LIKE 'priv-f-%'")
     assert len(rows) == 1 and rows[0]["user_id"] is None
+
+
+def test_denied_consent_also_scrubs_urls_and_device_ids_in_properties(live: Live) -> None:
+    # cx.js and analytics.js repeat the page's url, search and referrer in a page view's
+    # properties; posthog-js puts its device and anonymous ids there
+    page = {"url": "https://shop.de/danke?email=anna@example.de&order=4711", "path": "/danke",
+            "search": "?email=anna@example.de&order=4711", "title": "Danke",
+            "referrer": "https://webmail.example.de/inbox?user=anna"}
+    seg = {"type": "page", "name": "Danke", "anonymousId": "anonymous", "messageId": "priv-g-page",
+           "properties": dict(page), "context": {"consent": {"analytics": False}, "page": dict(page)}}
+    r = httpx.post(f"{live.url}/v1/batch", json={"batch": [seg], "writeKey": live.shop.write_key},
+                   headers={"Content-Type": "text/plain"})
+    assert r.status_code == 200, r.text
+    ph = {"event": "Checkout Started", "distinct_id": "ph-device-1", "uuid": "priv-g-ph",
+          "properties": {"$device_id": "ph-device-1", "$anon_distinct_id": "ph-anon-1",
+                         "$user_id": "anna@example.de", "$window_id": "w-1", "cart": 2,
+                         "$current_url": page["url"], "$initial_referrer": page["referrer"],
+                         "$initial_current_url": page["url"]}}
+    r = httpx.post(f"{live.url}/batch/", json={"api_key": live.shop.write_key, "batch": [ph]},
+                   headers={"X-Cx-Consent": "denied"})
+    assert r.status_code == 200, r.text
+    rows = live.wait_for("shop", lambda r: len(r) == 2, "event_id LIKE 'priv-g-%'")
+    stored = " ".join(f"{r['properties']} {r['context']} {r['user_id']} {r['anonymous_id']}" for r in rows)
+    for personal in ("anna", "4711", "ph-device-1", "ph-anon-1", "w-1"):
+        assert personal not in stored, (personal, stored)
+    props = {r["event_id"]: orjson.loads(r["properties"]) for r in rows}
+    assert props["priv-g-page"]["url"] == "https://shop.de/danke"
+    assert props["priv-g-page"]["referrer"] == "https://webmail.example.de"
+    assert props["priv-g-ph"]["cart"] == 2 and props["priv-g-ph"]["$initial_current_url"] == "https://shop.de/danke"

@@ -8,7 +8,7 @@ visitor declined ever reaches the write-ahead log or a Parquet file.
 * A message whose ``context.consent.analytics`` is ``false`` (or a request with
   ``DNT: 1`` to a project that honours it) keeps only what an aggregate count needs:
   ids, IP, user agent, traits, device, click ids, session and query strings are
-  removed; identify, alias and group messages, which are nothing but personal data,
+  removed, in the context and in the properties (page URLs, device ids); identify, alias and group messages, which are nothing but personal data,
   are dropped entirely.
 """
 
@@ -99,6 +99,34 @@ def _strip_query(url: Any, keep_path: bool = True) -> Any:
     except ValueError:
         return None
     return urlunsplit((parts.scheme, parts.netloc, parts.path if keep_path else "", "", ""))
+
+
+#: property keys that identify a person or a device (posthog-js sets them on every event)
+PERSONAL_PROPERTY_KEYS: Final = (
+    "$device_id", "$anon_distinct_id", "$user_id", "$window_id", "$initial_person_info",
+    "$ip", "$raw_user_agent", "$useragent", "$set", "$set_once", "$session_id",
+)
+#: property keys that hold a URL (its query string can hold an e-mail or an order number)
+_URL_PROPERTIES: Final = ("url", "$current_url", "$initial_current_url")
+_REFERRER_PROPERTIES: Final = ("referrer", "$referrer", "$initial_referrer")
+_QUERY_PROPERTIES: Final = ("search",)
+
+
+def scrub_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    """The properties without what identifies a person (no consent): page views repeat
+    the URL, search and referrer in their properties (analytics.js, cx.js), posthog-js
+    its device and anonymous ids. Other properties (products, amounts) stay."""
+    if not properties:
+        return properties
+    out = {k: v for k, v in properties.items()
+           if k not in PERSONAL_PROPERTY_KEYS and k not in _QUERY_PROPERTIES}
+    for key in _URL_PROPERTIES:
+        if key in out:
+            out[key] = _strip_query(out[key])
+    for key in _REFERRER_PROPERTIES:
+        if key in out:
+            out[key] = _strip_query(out[key], keep_path=False)
+    return out
 
 
 def scrub_context(context: dict[str, Any]) -> None:

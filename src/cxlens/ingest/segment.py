@@ -46,6 +46,7 @@ from cxlens.ingest.privacy import (
     apply_ip,
     consent_denied,
     scrub_context,
+    scrub_properties,
 )
 from cxlens.model.events import EVENT_TYPES, FILE_SCHEMA
 
@@ -367,6 +368,7 @@ def message_row(
             return None
         user_id = anonymous_id = session_id = account_id = None
         scrub_context(ctx)
+        properties = scrub_properties(properties)
     else:
         apply_ip(ctx, request.client_ip, privacy)
 
