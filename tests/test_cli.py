@@ -173,3 +173,8 @@ def test_demo_never_adds_its_published_login_to_a_workspace_it_did_not_create(tm
         made = cx("demo", "--dir", str(tmp_path / "demo"), "--customers", "30", "--no-serve", "--json")
         assert made.returncode == 0, made.stderr
         assert json.loads(made.stdout)["total_events"] > 0
+
+
+def test_info_days_below_one_is_one_line(tmp_path: Path) -> None:
+    assert cx("init", str(tmp_path / "ws")).returncode == 0
+    _one_line_error(cx("-w", str(tmp_path / "ws"), "info", "--days", "-1"), "--days")

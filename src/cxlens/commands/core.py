@@ -18,6 +18,7 @@ from cxlens.cli import (
     open_workspace,
     workspace_path,
 )
+from cxlens.errors import ValidationError
 from cxlens.store.workspace import Workspace
 
 
@@ -102,6 +103,8 @@ def info(
     json: JsonOpt = False,
 ) -> None:
     """What is in the workspace: events by source, channel, type and day."""
+    if days < 1:
+        raise ValidationError(f"--days must be at least 1, not {days}", field="days")
     ws = open_workspace()
     try:
         check_known_project(ws, project)
