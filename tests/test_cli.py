@@ -178,3 +178,15 @@ def test_demo_never_adds_its_published_login_to_a_workspace_it_did_not_create(tm
 def test_info_days_below_one_is_one_line(tmp_path: Path) -> None:
     assert cx("init", str(tmp_path / "ws")).returncode == 0
     _one_line_error(cx("-w", str(tmp_path / "ws"), "info", "--days", "-1"), "--days")
+
+
+def test_demo_checks_its_port_and_numbers_before_it_simulates(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        _one_line_error(cx("demo", "--dir", str(tmp_path / "demo"), "--port", port), port)
+    _one_line_error(cx("demo", "--dir", str(tmp_path / "demo"), "--customers", "0"), "--customers")
+    assert not (tmp_path / "demo").exists()  # nothing half-made that a rerun would take as done

@@ -10,7 +10,7 @@ import typer
 
 from cxlens.cli import JsonOpt, app, console, emit_json
 from cxlens.commands.core import workspace_info
-from cxlens.errors import WorkspaceError
+from cxlens.errors import ConfigError, WorkspaceError
 from cxlens.store.workspace import CATALOG_NAME, Workspace
 
 
@@ -30,6 +30,16 @@ def demo(
     from cxlens.web.auth import DEMO_USER, ensure_demo_user, get_user
 
     fresh = not (directory / CATALOG_NAME).exists()
+    # mistakes first: a rerun takes an existing demo workspace as done
+    if fresh and customers < 1:
+        raise ConfigError("--customers must be at least 1", field="customers")
+    if fresh and seed < 0:
+        raise ConfigError(f"--seed must be 0 or more, not {seed}", field="seed")
+    can_serve = serve and importlib.util.find_spec("cxlens.commands.serve") is not None
+    if can_serve:  # not after minutes of simulating
+        from cxlens.commands.serve import check_listen
+
+        check_listen("127.0.0.1", port)
     ws = Workspace.init(directory, project="shop")
     if not fresh and get_user(ws.catalog, DEMO_USER) is None:
         # the demo's login has a published password: never into someone's real workspace
@@ -65,7 +75,7 @@ def demo(
     if serve and not json:
         console.print(f"dashboard: http://127.0.0.1:{port}/  login: {login[0]} / {login[1]}",
                       highlight=False)
-    if serve and importlib.util.find_spec("cxlens.commands.serve") is not None:
+    if can_serve:
         from cxlens.commands import serve as serve_module
 
         serve_module.serve(workspace=ws.root, host="127.0.0.1", port=port, workers=1)

@@ -42,6 +42,8 @@ def check_listen(host: str, port: int) -> None:
     """Bind (host, port) once the way uvicorn will, so that a port in use or an address
     that is not this machine's is one line here instead of a log line and exit code 3
     from uvicorn's supervisor."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port; use 1-65535", field="port")
     try:
         # uvicorn's choice of family: IPv6 for hosts with a colon, else IPv4
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
