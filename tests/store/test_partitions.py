@@ -65,3 +65,17 @@ def test_an_error_in_the_stream_stops_the_writer_and_is_raised(tmp_path: Path) -
 
     with pytest.raises(pa.ArrowInvalid, match="the source broke"):
         write_partitioned(broken(), tmp_path, SCHEMA)
+
+
+def test_a_day_is_written_out_once_time_ordered_rows_have_moved_past_it(tmp_path: Path) -> None:
+    from cxlens.store.partitions import COLD_FLUSH_ROWS, PartitionWriter
+
+    days = [dt.date(2024, 5, 1) + dt.timedelta(days=i) for i in range(3)]
+    writer = PartitionWriter(tmp_path, SCHEMA)
+    for day in days:
+        writer.add(rows([("shop", day)] * COLD_FLUSH_ROWS).to_batches()[0])
+    # the first two days are on disk before the end; the last one may still get rows
+    assert [p.file.rows for p in writer.parts.values()] == [COLD_FLUSH_ROWS, COLD_FLUSH_ROWS, 0]
+    files = writer.close()
+    assert [f.rows for f in files] == [COLD_FLUSH_ROWS] * 3
+    assert all(pq.ParquetFile(f.path).num_row_groups == 1 for f in files)

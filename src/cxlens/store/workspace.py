@@ -27,6 +27,7 @@ import time
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ _WRITE_SCHEMA = pa.schema([f.with_nullable(True) for f in FILE_SCHEMA])
 CATALOG_NAME = "catalog.sqlite"
 #: the hash(event_id) column that rides along the append stream (never written)
 _HASH_COLUMN = "__cx_event_hash"
+#: files fsynced at once when an append installs its files
+_FSYNC_THREADS = 8
 T = TypeVar("T")
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -455,29 +458,35 @@ class Workspace:
         self, out_dir: Path, batch_id: int, runs: dict[Path, eventindex.Run]
     ) -> list[FileEntry]:
         """fsync the written files and write their index runs, then rename the files into
-        their partitions (the catalog commit that follows makes both live)."""
+        their partitions (the catalog commit that follows makes both live). The fsyncs of
+        an import's ~200 files and their runs wait on the disk, not the CPU: they run on a
+        few threads at once (one after another they took ~1 s of an import's 10)."""
         import pyarrow.parquet as pq
 
-        entries = []
-        touched: set[Path] = set()
         fp = eventindex.fingerprint(self.con) if runs else 0
+        todo = []
         for path in sorted(runs):
             rel_part = path.parent.relative_to(out_dir)  # project=P/date=D
-            project = rel_part.parts[0].split("=", 1)[1]
-            date = rel_part.parts[1].split("=", 1)[1]
+            dest = self.root / "events" / rel_part / path.name
+            todo.append((path, dest, dest.relative_to(self.root).as_posix()))
+
+        def persist(item: tuple[Path, Path, str]) -> tuple[int, int]:
+            path, _, rel = item
             _fsync_file(path)
-            dest_dir = self.root / "events" / rel_part
-            dest_dir.mkdir(parents=True, exist_ok=True)
-            dest = dest_dir / path.name
-            rows = pq.ParquetFile(path).metadata.num_rows
-            size = path.stat().st_size
-            rel = dest.relative_to(self.root).as_posix()
             eventindex.write_run(eventindex.run_path(self.root, rel), runs[path], fp)
+            return pq.ParquetFile(path).metadata.num_rows, path.stat().st_size
+
+        with ThreadPoolExecutor(max_workers=_FSYNC_THREADS) as pool:
+            sizes = list(pool.map(persist, todo))
+        entries = []
+        touched: set[Path] = set()
+        for (path, dest, rel), (rows, size) in zip(todo, sizes, strict=True):
+            dest.parent.mkdir(parents=True, exist_ok=True)
             path.rename(dest)
-            touched.add(dest_dir)
-            entries.append(
-                FileEntry(rel, "events", project, date, rows, size, batch_id, False)
-            )
+            touched.add(dest.parent)
+            project = dest.parent.parent.name.split("=", 1)[1]
+            date = dest.parent.name.split("=", 1)[1]
+            entries.append(FileEntry(rel, "events", project, date, rows, size, batch_id, False))
         for d in touched:
             _fsync_dir(d)
         return entries
