@@ -117,3 +117,15 @@ def test_bad_traits_tables_are_refused_naming_the_field(shop: Workspace, table: 
     with pytest.raises(ValidationError) as err:
         write_computed_traits(shop, None, table, source)
     assert err.value.field == field
+
+
+def test_events_without_any_id_belong_to_no_profile(shop: Workspace) -> None:
+    # what the collector stores when consent is denied: no user id, no anonymous id
+    shop.append(journeys({"nobody": [
+        {"at": "2024-05-05 10:00", "type": "page", "event": "Danke", "anonymous_id": None, "user_id": None},
+        {"at": "2024-05-05 10:01", "event": "Order Completed", "anonymous_id": None, "user_id": None,
+         "revenue": 10.0},
+    ]}), source="test")
+    resolve(shop)
+    assert build_profiles(shop) > 0  # was: "Casting field 'person_id' with null values"
+    assert profile(shop, None, "u-anna").computed["orders"] == 2

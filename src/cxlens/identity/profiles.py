@@ -40,9 +40,10 @@ FROM (SELECT person_id, source, timestamp, traits, unnest(json_keys(traits)) AS 
       FROM (SELECT person_id, source, timestamp,
                    json_merge_patch(coalesce(nullif(properties, ''), '{}'),
                                     coalesce(json_extract(context, '$.traits'), '{}')) AS traits
-            FROM _p WHERE type = 'identify'))
+            FROM _p WHERE type = 'identify' AND person_id IS NOT NULL))
 """
 
+#: events without any id (stored so when consent was denied) belong to no person
 _COMPUTED = """
 SELECT person_id,
   min(timestamp) AS first_seen, max(timestamp) AS last_seen,
@@ -55,7 +56,7 @@ SELECT person_id,
        json_extract_string(context, '$.device.type'))
     FILTER (WHERE json_extract_string(context, '$.device.type') IS NOT NULL) AS devices,
   count(*) AS events, list(DISTINCT account_id) FILTER (WHERE account_id IS NOT NULL) AS accounts
-FROM _p GROUP BY person_id
+FROM _p WHERE person_id IS NOT NULL GROUP BY person_id
 """
 
 #: ``trait_source`` of the computed traits ``build_profiles`` derives from events
