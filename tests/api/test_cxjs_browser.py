@@ -33,7 +33,7 @@ PAGE = """<!doctype html>
 <body><main><h1>Wanderschuhe</h1>
 <button id="kasse" type="button" data-cx-event="Checkout Clicked" data-cx-prop-position="header">Zur Kasse</button>
 </main>
-<script async src="__SERVER__/cx.js" data-key="__KEY__" data-consent="granted"></script>
+<script async src="__SERVER__/cx.js" data-key="__KEY__" data-consent="__CONSENT__"></script>
 </body></html>
 """
 
@@ -46,9 +46,11 @@ class Quiet(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def shop_site(live: Live, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     site = tmp_path_factory.mktemp("cxjs-site")
-    (site / "produkt").mkdir()
-    (site / "produkt" / "index.html").write_text(
-        PAGE.replace("__SERVER__", live.url).replace("__KEY__", live.shop.write_key), encoding="utf-8")
+    for folder, consent in (("produkt", "granted"), ("ohne", "pending")):
+        (site / folder).mkdir()
+        (site / folder / "index.html").write_text(
+            PAGE.replace("__SERVER__", live.url).replace("__KEY__", live.shop.write_key)
+            .replace("__CONSENT__", consent), encoding="utf-8")
     httpd = ThreadingHTTPServer(("localhost", 0), functools.partial(Quiet, directory=str(site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://localhost:{httpd.server_port}"
@@ -78,3 +80,32 @@ def test_page_views_clicks_and_push_state_navigation_arrive_from_a_real_browser(
     assert landing["channel"] == "email"
     assert len({r["anonymous_id"] for r in rows}) == 1 and landing["anonymous_id"]
     assert len({r["session_id"] for r in rows}) == 1 and landing["session_id"]
+
+
+def test_before_consent_no_cookie_and_no_ids_then_a_cookie_once_granted(live: Live, shop_site: str) -> None:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            ctx = browser.new_context(locale="de-DE")
+            pg = ctx.new_page()
+            pg.goto(shop_site + "/ohne/?utm_source=newsletter&utm_medium=email&email=anna@example.de")
+            pg.wait_for_function("window.cx && window.cx.__loaded")
+            pg.get_by_role("button", name="Zur Kasse").click()
+            pg.evaluate("cx.flush()")
+            cookies_before = ctx.cookies()
+            pg.evaluate("cx.consent(true)")
+            pg.evaluate("cx.track('Consented')")
+            pg.evaluate("cx.flush()")
+            cookies_after = {c["name"] for c in ctx.cookies()}
+        finally:
+            browser.close()
+    assert cookies_before == []
+    assert {"_cx_aid", "_cx_sid"} <= cookies_after
+    rows = live.wait_for("shop", lambda r: len(r) >= 3,
+                         "json_extract_string(context, '$.page.path') = '/ohne/'")
+    before = [r for r in rows if r["event"] != "Consented"]
+    assert len(before) == 2 and all(r["anonymous_id"] is None and r["session_id"] is None for r in before)
+    assert all("anna" not in f"{r['context']} {r['properties']}" for r in before)
+    assert before[0]["channel"] == "email"  # campaigns still count without consent
+    consented = next(r for r in rows if r["event"] == "Consented")
+    assert consented["anonymous_id"] and consented["session_id"]
