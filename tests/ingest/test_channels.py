@@ -15,9 +15,11 @@ from cxlens.ingest.normalize import normalize_sql
 SHOP = "https://www.shop.de/"
 
 
-def classify(context: dict[str, Any] | None, type_: str = "page", *, typed: bool = False) -> str | None:
+def classify(context: dict[str, Any] | None, type_: str = "page", *, typed: bool = False,
+             per_value: bool = False) -> str | None:
     """The channel the store's append gives one event: from its context JSON, or (typed)
-    from the inputs an importer passes as columns beside it (the same values)."""
+    from the inputs an importer passes as columns beside it (the same values), prepared
+    per row that needs them or (per_value) once per distinct value."""
     con = duckdb.connect()
     inputs = ""
     if typed:
@@ -28,7 +30,7 @@ def classify(context: dict[str, Any] | None, type_: str = "page", *, typed: bool
                                                 pa.string()), "t": [type_]}))
     con.execute(f"CREATE VIEW e AS SELECT TIMESTAMPTZ '2025-01-01' AS timestamp, t AS type,"
                 f" c AS context{inputs} FROM raw")
-    sql, _ = normalize_sql(set(con.sql("SELECT * FROM e").columns), "e")
+    sql, _ = normalize_sql(set(con.sql("SELECT * FROM e").columns), "e", per_value=per_value)
     rows = con.execute(f"SELECT channel FROM ({sql})", ["p", "2025-01-01", "s", "p"]).fetchall()
     return str(rows[0][0]) if rows[0][0] is not None else None
 
@@ -86,11 +88,11 @@ def page(url: str = SHOP, referrer: str = "", **campaign: str) -> dict[str, Any]
         (None, None),
     ],
 )
-@pytest.mark.parametrize("typed", [False, True], ids=["context", "typed-inputs"])
+@pytest.mark.parametrize("path", ["context", "typed-inputs", "per-value"])
 def test_channel_follows_the_default_channel_grouping(
-    context: dict[str, Any] | None, expected: str | None, typed: bool
+    context: dict[str, Any] | None, expected: str | None, path: str
 ) -> None:
-    assert classify(context, typed=typed) == expected
+    assert classify(context, typed=path != "context", per_value=path == "per-value") == expected
 
 
 def test_server_events_without_web_context_get_no_channel() -> None:
@@ -101,6 +103,7 @@ def test_server_events_with_a_click_id_get_its_channel() -> None:
     ctx = {"page": {"url": SHOP + "?gclid=1"}}
     assert classify(ctx, type_="track") == "paid_search"
     assert classify(ctx, type_="track", typed=True) == "paid_search"
+    assert classify(ctx, type_="track", typed=True, per_value=True) == "paid_search"
 
 
 @pytest.mark.parametrize(
@@ -133,8 +136,8 @@ def test_server_events_with_a_click_id_get_its_channel() -> None:
         (page(referrer="android-app://com.slack/"), "referral"),
     ],
 )
-@pytest.mark.parametrize("typed", [False, True], ids=["context", "typed-inputs"])
+@pytest.mark.parametrize("path", ["context", "typed-inputs", "per-value"])
 def test_channel_follows_ga4s_rule_order_on_tricky_inputs(
-    context: dict[str, Any], expected: str, typed: bool
+    context: dict[str, Any], expected: str, path: str
 ) -> None:
-    assert classify(context, typed=typed) == expected
+    assert classify(context, typed=path != "context", per_value=path == "per-value") == expected

@@ -105,6 +105,69 @@ type = { value = "page" }
     assert by_person["v1"]["properties"] is None
 
 
+WEB_VISITS = [
+    ("https://www.shop.de/p/2", "https://www.shop.de/p/1", "", "", "page"),  # internal
+    ("https://www.shop.de/", "https://www.google.de/search?q=x", "", "", "page"),
+    ("https://www.shop.de/?gclid=1", "https://www.google.de/", "", "", "page"),
+    ("https://www.shop.de/?sccid=1", "", "", "", "page"),
+    ("https://www.shop.de/", "https://user@m.facebook.com:443/", "", "", "page"),
+    ("https://www.shop.de/", "", "newsletter", "email", "page"),
+    ("https://www.shop.de/", "android-app://com.google.android.gm/", "", "", "page"),
+    ("https://www.shop.de/x?ttclid=2", "https://www.shop.de/", "", "", "track"),
+    ("https://www.shop.de/x", "https://blog.example.org/", "", "", "track"),
+    ("", "", "", "", "page"),
+]
+WEB_MAPPING = """
+[fields]
+timestamp = "ts"
+anonymous_id = "visitor"
+type = "kind"
+[context]
+"page.url" = "url"
+"page.referrer" = "ref"
+"campaign.source" = "utm_source"
+"campaign.medium" = "utm_medium"
+"""
+
+
+@pytest.mark.parametrize("encoding", ["csv", "parquet-dictionary", "parquet-plain"])
+def test_a_web_log_gets_the_same_channels_from_csv_and_from_parquet_however_encoded(
+    tmp_path: Path, encoding: str
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cxlens.ingest.sources import open_source
+    from cxlens.ingest.tabular import dictionary_encoded_inputs
+
+    table = pa.table({
+        "visitor": [f"v{i}" for i in range(len(WEB_VISITS))],
+        "ts": [f"2024-05-01T10:{i:02d}:00Z" for i in range(len(WEB_VISITS))],
+        **{name: [v[k] for v in WEB_VISITS]
+           for k, name in enumerate(("url", "ref", "utm_source", "utm_medium", "kind"))},
+    })
+    mapping = write_mapping(tmp_path / "web.toml", WEB_MAPPING)
+    if encoding == "csv":
+        file = tmp_path / "web.csv"
+        import pyarrow.csv as pacsv
+        pacsv.write_csv(table, file)
+    else:
+        file = tmp_path / "web.parquet"
+        pq.write_table(table, file, use_dictionary=encoding == "parquet-dictionary")
+    ws = Workspace.init(tmp_path / "ws")
+    import_file(ws, file, mapping=mapping)
+
+    channels = {e["anonymous_id"]: e["channel"] for e in events(ws)}
+    assert [channels[f"v{i}"] for i in range(len(WEB_VISITS))] == [
+        None, "organic_search", "paid_search", "paid_social", "organic_social", "email", "email",
+        "paid_social", None, "direct"]
+    from cxlens.ingest.mapping import load_mapping
+    m = load_mapping(mapping)
+    src = open_source(ws.con, file, "csv" if encoding == "csv" else "parquet", m.csv)
+    # only there are the channel inputs prepared once per distinct value
+    assert dictionary_encoded_inputs(ws.con, m, src) == (encoding == "parquet-dictionary")
+
+
 def test_semicolon_csv_with_german_decimal_comma(ws: Workspace, tmp_path: Path) -> None:
     file = write_csv(tmp_path / "crm.csv", {
         "K-1": [{"Datum": "03.02.2024 14:15", "Betrag": "1.234,50"}],

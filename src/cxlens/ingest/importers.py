@@ -139,6 +139,7 @@ def _finish(
     rest: Iterator[Reject],
     check_s: float,
     progress: Progress | None,
+    dictionary_encoded: bool = False,
 ) -> _Result:
     """Strict check, rejects file, then the one append (under the held writer lock).
 
@@ -162,7 +163,7 @@ def _finish(
         with _polling(ws, "writing events", progress):
             res = ws.append(make_data(), source=src_name, project=proj, kind="import",
                             rejected=n_rejects, rejects_path=rejects_rel, detail=detail,
-                            locked=True)
+                            locked=True, dictionary_encoded=dictionary_encoded)
     except BaseException:
         if dest is not None:  # the batch was not recorded, so its rejects file goes too
             dest.unlink(missing_ok=True)
@@ -178,7 +179,7 @@ def _import_tabular(
 ) -> _Result:
     from cxlens.ingest.orders import orders_mapping
     from cxlens.ingest.sources import open_source
-    from cxlens.ingest.tabular import build_query, find_rejects
+    from cxlens.ingest.tabular import build_query, dictionary_encoded_inputs, find_rejects
 
     kind = fmt
     if fmt == "orders":
@@ -209,7 +210,8 @@ def _import_tabular(
         # the write relation is made only after the rejects are read to the end: the check
         # pass holds the connection until then
         return _finish(ws, lambda: ws.con.sql(query.write_sql()), file, fmt, proj, src_name,
-                       strict, head, found, check_s, progress)
+                       strict, head, found, check_s, progress,
+                       dictionary_encoded_inputs(ws.con, m, src))
     except duckdb.Error as exc:
         raise ImportError_(f"cannot import {file.name}: {str(exc).splitlines()[0]}") from exc
 

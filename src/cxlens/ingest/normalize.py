@@ -18,6 +18,7 @@ from cxlens.ingest.channels import (
     channel_layers,
     input_layers,
     maybe_click_id,
+    per_value_layers,
 )
 from cxlens.model.events import FILE_SCHEMA
 
@@ -59,7 +60,7 @@ def check_source(name: str) -> str:
     return name
 
 
-def normalize_sql(columns: set[str], relation: str) -> tuple[str, int]:
+def normalize_sql(columns: set[str], relation: str, *, per_value: bool = False) -> tuple[str, int]:
     """SELECT over ``relation`` giving FILE_SCHEMA columns plus ``project`` and ``date``.
 
     Returns the SQL and the number of ``?`` parameters it expects, which are, in order:
@@ -69,6 +70,10 @@ def normalize_sql(columns: set[str], relation: str) -> tuple[str, int]:
     Three layers: typed columns, then the channel inputs (parsed once per row), then
     defaults and derived values. Every later expression refers to plain column names, so
     DuckDB computes each cast and each JSON parse once.
+
+    ``per_value``: the typed channel inputs arrive dictionary-encoded (a Parquet scan),
+    so they are prepared once per distinct value (``per_value_layers``) instead of once
+    per row that needs them.
     """
 
     def typed(name: str) -> str:
@@ -95,7 +100,9 @@ def normalize_sql(columns: set[str], relation: str) -> tuple[str, int]:
         # Only page/screen views and events that carry campaign parameters or click ids
         # are classified (GA4 attributes the rest to the session); cheap tests keep the
         # JSON parse and the host extraction off every other row.
-        if typed_inputs:
+        if typed_inputs and per_value:
+            layers = per_value_layers()
+        elif typed_inputs:
             # the importer passed the inputs as columns: no JSON to parse at all
             src, med, _, url, _, ids = CHANNEL_INPUT_COLUMNS
             # a CASE, not AND/OR: DuckDB evaluates every operand of AND/OR on every row,

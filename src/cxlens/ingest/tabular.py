@@ -348,6 +348,48 @@ def build_query(mapping: Mapping, src: Source) -> MappedQuery:
     return _Builder(mapping, src).build()
 
 
+#: the channel inputs whose preparation costs: host and click-id regexes per value
+_REGEX_INPUTS: Final = ("page.url", "page.referrer")
+_DICTIONARY_ENCODINGS: Final = ("PLAIN_DICTIONARY", "RLE_DICTIONARY")
+
+
+def dictionary_encoded_inputs(con: duckdb.DuckDBPyConnection, mapping: Mapping, src: Source) -> bool:
+    """Whether the append may prepare the channel inputs once per distinct value
+    (``Workspace.append(dictionary_encoded=True)``): the source is a Parquet file whose
+    page URL and referrer columns, mapped as they are, have every data page of every row
+    group dictionary-encoded (a writer that fell back to plain pages, or a rewrite in the
+    mapping, hands DuckDB one string per row, on which the per-value way is 5x slower)."""
+    if src.kind != "parquet":
+        return False
+    columns = set()
+    for path in (*_REGEX_INPUTS, *(k for k in mapping.context if k.startswith("click_ids"))):
+        spec = mapping.context.get(path)
+        if spec is None:
+            continue
+        if spec.column is None:
+            continue  # a constant: one value
+        if spec.map or spec.default is not None:
+            return False  # rewritten per row
+        columns.add(spec.column)
+    if not columns:
+        return True
+    try:
+        chunks = con.execute(
+            "SELECT path_in_schema, encoding_stats FROM parquet_metadata(?)", [str(src.path)]
+        ).fetchall()
+    except duckdb.Error:
+        return False
+    seen = set()
+    for name, stats in chunks:
+        if name not in columns:
+            continue
+        seen.add(name)
+        pages = [st for st in stats or [] if str(st["page_type"]).startswith("DATA_PAGE")]
+        if not pages or any(st["encoding"] not in _DICTIONARY_ENCODINGS for st in pages):
+            return False
+    return seen == columns
+
+
 def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> Iterator[Reject]:
     """Run the check pass: bad values and, for CSV, malformed lines (with file lines).
 

@@ -319,12 +319,16 @@ class Workspace:
         rejects_path: str | None = None,
         detail: str = "{}",
         locked: bool = False,
+        dictionary_encoded: bool = False,
     ) -> AppendResult:
         """Append events atomically and idempotently (by event_id). Returns counts.
 
         ``data`` may hold any subset of the event columns; missing ones get defaults,
         ``event_id`` is derived from the content where absent and ``channel`` is
         classified where absent. Rows whose event_id is already stored are skipped.
+        ``dictionary_encoded``: ``data`` is a scan of a Parquet file whose channel inputs
+        (CHANNEL_INPUT_COLUMNS) are dictionary-encoded; they are then prepared once per
+        distinct value (see ``normalize_sql``). Same result either way.
         """
         project = check_project(project or self.default_project)
         check_source(source)
@@ -332,7 +336,8 @@ class Workspace:
         with lock, self._con_lock:
             self.ensure_project(project)
             result = self._append_with(
-                self.con, data, source, project, kind, rejected, rejects_path, detail
+                self.con, data, source, project, kind, rejected, rejects_path, detail,
+                dictionary_encoded,
             )
             if result.parts:
                 # the collector appends every few hundred ms: keep each day at O(log n)
@@ -351,6 +356,7 @@ class Workspace:
         rejected: int,
         rejects_path: str | None,
         detail: str,
+        dictionary_encoded: bool = False,
     ) -> AppendResult:
         started = time.time()
         if isinstance(data, pa.Table):
@@ -371,7 +377,8 @@ class Workspace:
         from cxlens.privacy.pseudonyms import pseudonymising_view
 
         norm_sql, _ = normalize_sql(
-            columns, pseudonymising_view(self, con, project, columns, "_append_src")
+            columns, pseudonymising_view(self, con, project, columns, "_append_src"),
+            per_value=dictionary_encoded,
         )
         batch_id = self.catalog.start_batch(kind, source, project)
         out_dir = self.root / "_tmp" / f"batch-{batch_id}-{uuid.uuid4().hex[:8]}"
