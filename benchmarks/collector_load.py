@@ -139,7 +139,7 @@ class Sampler(threading.Thread):
         self.root = psutil.Process(pid)
         self.wal = wal
         self.every = every
-        self.samples: list[dict[str, float]] = []
+        self.samples: list[dict[str, Any]] = []
         self.halt = threading.Event()
         self._procs: dict[int, psutil.Process] = {}
         self.t0 = time.monotonic()
@@ -180,12 +180,18 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.halt.wait(self.every):
             rss = 0
+            # per process: RSS and its anonymous part (heap; the rest is mapped files,
+            # e.g. memory-mapped index runs, which the kernel can drop at any time)
+            procs: dict[str, list[int]] = {}
             for p in self._tree():
                 with contextlib.suppress(psutil.Error):
-                    rss += p.memory_info().rss
+                    m = p.memory_info()
+                    rss += m.rss
+                    procs[str(p.pid)] = [round(m.rss / 1e6), round((m.rss - m.shared) / 1e6)]
             mb, _ = self.wal_backlog()
             self.samples.append({"t": round(time.monotonic() - self.t0, 1), "rss_mb": round(rss / 1e6),
-                                 "wal_mb": round(mb, 1), "load1": round(os.getloadavg()[0], 2)})
+                                 "wal_mb": round(mb, 1), "load1": round(os.getloadavg()[0], 2),
+                                 "pid_rss_anon_mb": procs})
 
 
 def _ms(text: str) -> float:
@@ -312,9 +318,9 @@ def count_stored(ws: Path) -> tuple[int, int]:
     return stored, in_wal
 
 
-def series(samples: list[dict[str, float]], every: float) -> list[dict[str, float]]:
+def series(samples: list[dict[str, Any]], every: float) -> list[dict[str, Any]]:
     """Every ``every`` seconds' sample (the last one too), for printing."""
-    out: list[dict[str, float]] = []
+    out: list[dict[str, Any]] = []
     next_t = 0.0
     for s in samples:
         if s["t"] >= next_t:
@@ -346,6 +352,10 @@ def main() -> None:
                          "reading the server's CPU time (server_cpu_us_per_event_with_writer)")
     ap.add_argument("--series-every", type=float, default=0.0,
                     help="seconds between printed samples (default: duration/20)")
+    ap.add_argument("--keep-workspace", type=Path, default=None,
+                    help="move the workspace here after the run (to study it) instead of deleting it")
+    ap.add_argument("--server-log", type=Path, default=None,
+                    help="write the server's log (level info: drain rounds, warming, merges) here")
     args = ap.parse_args()
     use_wrk = shutil.which("wrk") is not None and not args.python_load
     if not use_wrk:
@@ -373,11 +383,14 @@ def main() -> None:
     port = free_port()
     cmd = [sys.executable, "-c", "import sys; from cxlens.cli import main; main(sys.argv[1:])",
            "-w", str(ws_path), "serve", "--port", str(port), "--workers", str(args.workers),
-           "--log-level", "warning", "--drain-interval", str(args.drain_interval)]
+           "--log-level", "info" if args.server_log else "warning",
+           "--drain-interval", str(args.drain_interval)]
     if args.no_fsync:
         cmd.append("--no-fsync")
     env = {**os.environ, **({"CXLENS_DASHBOARD_PREWARM": "0"} if args.no_dashboard_warm else {})}
-    server = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, env=env)
+    log_file = args.server_log.open("w") if args.server_log else None
+    server = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, env=env,
+                              stderr=log_file)
     url = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -426,6 +439,10 @@ def main() -> None:
     drain_s = time.monotonic() - t0
     stored, in_wal = count_stored(ws_path)
     rss = [s["rss_mb"] for s in sampler.samples] or [float("nan")]
+    per_pid: dict[str, int] = {}
+    for s in sampler.samples:
+        for pid, (p_rss, _) in s["pid_rss_anon_mb"].items():
+            per_pid[pid] = max(per_pid.get(pid, 0), p_rss)
     best = results.get("batch", {}).get("events_per_s", 0)
     res = {
         "machine": f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
@@ -436,7 +453,7 @@ def main() -> None:
         "bare_uvicorn_ceiling": bare,
         "parse_limit_events_per_s_1core": {k: round(v) for k, v in limits.items()},
         "batch_rate_vs_orjson_parse_limit": round(best / limits["orjson"], 3) if best else None,
-        "rss_mb_max": max(rss), "rss_mb_last": rss[-1],
+        "rss_mb_max": max(rss), "rss_mb_last": rss[-1], "rss_mb_max_per_process": per_pid,
         "series": series(sampler.samples, args.series_every or max(1.0, args.duration * len(phases) / 20)),
         "settle_s": round(settle_s, 1),
         "server_cpu_us_per_event_with_writer": round(total_cpu / max(acked, 1) * 1e6, 1),
@@ -447,6 +464,8 @@ def main() -> None:
         "command": "python benchmarks/collector_load.py " + " ".join(sys.argv[1:]),
     }
     print(orjson.dumps(res, option=orjson.OPT_INDENT_2).decode())
+    if args.keep_workspace is not None:
+        shutil.move(ws_path, args.keep_workspace)
     shutil.rmtree(tmp, ignore_errors=True)
     if stored + in_wal < acked:
         sys.exit(f"LOST EVENTS: acknowledged {acked}, stored {stored}, still in the WAL {in_wal}")

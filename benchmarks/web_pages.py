@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 c.get(path)
                 warm[name] = time.perf_counter() - t
     # the default 30-day view after the warm-up (what a user opening the dashboard gets)
-    from cxlens.web.pages import warm_project
+    from cxlens.web.warming import warm_project
 
     first: dict[str, float] = {}
     with TestClient(create_app(root)) as c:

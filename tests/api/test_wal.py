@@ -120,3 +120,17 @@ def test_the_lead_passes_to_a_follower_when_the_leader_stops(tmp_path: Path) -> 
     b_log.write(encode_record("p", [row(1)]))
     follower.drain_once()
     assert [r[0] for r in b_sink.rows] == ["id-1"]
+
+
+def test_a_full_segment_is_closed_so_no_drain_round_reads_more_than_a_bounded_piece(
+        tmp_path: Path) -> None:
+    record = encode_record("p", [row(i) for i in range(50)])
+    wal = SegmentLog(tmp_path / "wal", fsync=False, max_segment_bytes=3 * len(record))
+    for _ in range(10):  # nobody rotates: the drainer is busy elsewhere
+        wal.write(record)
+    sizes = [p.stat().st_size for p in wal.closed_segments()]
+    assert sizes == [3 * len(record)] * 3
+    sink = Sink()
+    Drainer(wal, sink).drain_once()
+    assert len(sink.rows) == 500  # the open segment's record too (the round rotates it)
+    assert not wal.closed_segments()

@@ -19,6 +19,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            "pid": record.process,  # which of the --workers processes
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_") and key != "color_message":

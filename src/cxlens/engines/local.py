@@ -5,15 +5,47 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cxlens.engines.base import Kernel, Prepared
 from cxlens.engines.expr import Expr, to_sql
 from cxlens.journeys.persons import PERSON_KEY
 from cxlens.store.workspace import Workspace
+
+#: the SQL path hands the kernel this many rows (whole persons) at a time: the prepared
+#: rows of a busy day (50M events) as one Arrow table plus the kernel's arrays took
+#: 4.5 GB in the dashboard's warming; DuckDB's sort itself stays under memory_limit
+CHUNK_ROWS: Final = 1_000_000
+_READ_ROWS: Final = 65_536
+
+
+def person_chunks(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """The batches of ``reader`` (sorted by person) regrouped into tables of about
+    ``rows`` rows that never split a person (one person's rows may exceed ``rows``)."""
+    held: list[pa.RecordBatch] = []
+    n = 0
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        held.append(batch)
+        n += batch.num_rows
+        if n < rows:
+            continue
+        # cut before the last person of the newest batch: the next batch may go on with it
+        person = batch.column("person")
+        same = pc.equal(person, person[batch.num_rows - 1])
+        cut = batch.num_rows - int(pc.sum(same).as_py() or 0)  # sorted: a suffix
+        if cut == 0:  # the whole batch is one person: keep gathering
+            continue
+        yield pa.Table.from_batches([*held[:-1], batch.slice(0, cut)])
+        rest = batch.slice(cut)
+        held, n = [rest], rest.num_rows
+    if n:
+        yield pa.Table.from_batches(held)
 
 
 def prepared_sql(prep: Prepared, source: str) -> tuple[str, list[Any]]:
@@ -63,11 +95,13 @@ class DuckDBEngine:
     name = "duckdb"
 
     def __init__(self, ws: Workspace, project: str | None = None, *,
-                 sequences: bool = True) -> None:
+                 sequences: bool = True, chunk_rows: int = CHUNK_ROWS) -> None:
         self.ws = ws
         self.project = project
         #: answer from the project's sequence cache when it is current (engines/sequences.py)
         self.sequences = sequences
+        #: rows (whole persons) the kernel gets at a time on the SQL path
+        self.chunk_rows = chunk_rows
 
     def _cached(self, prep: Prepared | None = None) -> Any:
         """The current sequence cache if it can answer ``prep``, else None (SQL path)."""
@@ -89,16 +123,6 @@ class DuckDBEngine:
                 self.ws.con.execute(f"DROP VIEW IF EXISTS {view}").fetchall()
 
         return self.ws.query(body, self.project)
-
-    def prepare(self, prep: Prepared) -> pa.Table:
-        def fetch(view: str) -> pa.Table:
-            with self._attributes_joined(view, prep) as source:
-                sql, params = prepared_sql(prep, source)
-                table = self.ws.con.sql(sql, params=params).to_arrow_table()
-            return table.select(prep.schema().names).cast(prep.schema())
-
-        result: pa.Table = self._with_view(fetch)
-        return result
 
     @contextmanager
     def _attributes_joined(self, view: str, prep: Prepared) -> Iterator[str]:
@@ -124,10 +148,19 @@ class DuckDBEngine:
             from cxlens.engines import sequences
 
             return sequences.run(seq, self.ws, prep, kernel, out_schema)
-        table = self.prepare(prep)
-        if table.num_rows == 0:
-            return out_schema.empty_table()
-        return kernel(table).cast(out_schema)
+        schema = prep.schema()
+
+        def stream(view: str) -> list[pa.Table]:
+            outs: list[pa.Table] = []  # per call: a retried read starts afresh
+            with self._attributes_joined(view, prep) as source:
+                sql, params = prepared_sql(prep, source)
+                reader = self.ws.con.sql(sql, params=params).to_arrow_reader(_READ_ROWS)
+                for chunk in person_chunks(reader, self.chunk_rows):
+                    outs.append(kernel(chunk.select(schema.names).cast(schema)).cast(out_schema))
+            return outs
+
+        outs: list[pa.Table] = self._with_view(stream)
+        return pa.concat_tables(outs) if outs else out_schema.empty_table()
 
     def distinct(self, expr: Expr, limit: int = 10_000) -> list[str]:
         seq = self._cached(Prepared(strings=(("v", expr),)))

@@ -13,10 +13,9 @@ import asyncio
 import logging
 import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -536,67 +535,6 @@ def data_page(web: Web, ctx: Ctx) -> Response:
                          health=datastatus.collector_health(web.app_state))
 
 
-def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
-    """Compute what a user sees first (the default period of every page) into the cache,
-    so the first visit after new data does not wait for the queries."""
-    period = queries.last_days(days, queries.default_end(ws, project))
-    snapshot = queries.snapshot_key(ws, project)
-    targets = kpis.parse_targets(ws.config)
-    web.cache.get(("overview", project, snapshot, period, None, tuple(sorted(targets.items()))),
-                  lambda: compute_overview(ws, project, period, targets))
-    journey = (ws.config.get("dashboard", {}) or {}).get("journey")
-    web.cache.get(("journey", project, snapshot, period, None, journey, "channel"),
-                  lambda: compute_journey(ws, project, period))
-
-    def cache(key: str, make: Callable[[], Any]) -> Any:
-        return web.cache.get((key, project, snapshot), make)
-
-    fmt = Fmt("en")
-    later: tuple[Callable[[], object], ...] = (
-        lambda: views.graph_charts(ws, project, period, "en", fmt, cache),
-        lambda: views.paths_charts(ws, project, None, 4, period, "en", fmt, cache),
-        lambda: views.retention_charts(ws, project, "en", fmt, cache=cache))
-    for view in later:
-        with suppress(CxError):  # e.g. no orders yet for retention: the page says so
-            view()
-    con = queries.connect(ws, project)
-    try:
-        names = views.event_names(con)
-    finally:
-        con.close()
-    from cxlens.web.funnel_builder import DEFAULT_FUNNEL, FunnelForm
-
-    steps = tuple(s for s in DEFAULT_FUNNEL if s in names)
-    if len(steps) >= 2:
-        views.funnel_charts(ws, project, FunnelForm(steps).spec(), period, "en", fmt, cache)
-
-
-def warm_forever(web: Web, stop: threading.Event, every: float = 30.0) -> None:
-    """Re-warm a project when its snapshot changed (checked every ``every`` s), at most
-    once per ``[dashboard] warm_min_seconds`` (default 300) per project: while a collector
-    appends every few seconds, re-running every analysis on each new batch would keep a
-    core busy and the process's memory high for pages nobody is looking at."""
-    seen: dict[str, tuple[int, int, str | None]] = {}
-    last: dict[str, float] = {}
-    while not stop.is_set():
-        try:
-            ws = Workspace.open(web.root)
-            try:
-                raw = (ws.config.get("dashboard", {}) or {}).get("warm_min_seconds", 300)
-                gap = float(raw) if isinstance(raw, int | float) else 300.0
-                for project in ws.projects():
-                    snap = queries.snapshot_key(ws, project)
-                    due = time.monotonic() - last.get(project, -gap) >= gap
-                    if snap[0] and seen.get(project) != snap and due and not stop.is_set():
-                        warm_project(web, ws, project)
-                        seen[project], last[project] = snap, time.monotonic()
-            finally:
-                ws.close()
-        except Exception:  # a bad config or a vanished file: pages will say so; keep going
-            log.exception("warming the dashboard cache failed")
-        stop.wait(every)
-
-
 def install(app: Any, root: Path) -> None:
     """Mount the dashboard on the cxlens app (called from ``create_app``)."""
     ws = Workspace.open(root)
@@ -646,6 +584,8 @@ def install(app: Any, root: Path) -> None:
     async def lifespan(a: Any) -> AsyncIterator[Any]:
         async with inner(a) as state:
             stop = threading.Event()
+            from cxlens.web.warming import warm_forever
+
             warm = threading.Thread(target=warm_forever, args=(web, stop), daemon=True,
                                     name="cxlens-dashboard-warm")
             if os.environ.get("CXLENS_DASHBOARD_PREWARM", "1") != "0":

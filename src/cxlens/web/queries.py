@@ -174,6 +174,8 @@ def connect(ws: Workspace, project: str, persona: int | None = None
     engine = ws.config.get("engine", {})
     if "memory_limit" in engine:
         con.execute("SET memory_limit = ?", [str(engine["memory_limit"])]).fetchall()
+    if "threads" in engine:
+        con.execute("SET threads = ?", [int(engine["threads"])]).fetchall()
     files = [str(ws.root / f.path) for f in ws.event_files(project)]
     if files:
         rel = con.sql(
