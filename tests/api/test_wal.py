@@ -134,3 +134,29 @@ def test_a_full_segment_is_closed_so_no_drain_round_reads_more_than_a_bounded_pi
     Drainer(wal, sink).drain_once()
     assert len(sink.rows) == 500  # the open segment's record too (the round rotates it)
     assert not wal.closed_segments()
+
+
+def test_a_writer_that_is_behind_appends_in_fewer_larger_rounds(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    from cxlens.ingest import wal as wal_module
+
+    record = encode_record("p", [row(i) for i in range(10)])
+    monkeypatch.setattr(wal_module, "MAX_DRAIN_BYTES", 2 * len(record))
+    monkeypatch.setattr(wal_module, "MAX_DRAIN_BYTES_BEHIND", 6 * len(record))
+    wal = SegmentLog(tmp_path / "wal", fsync=False, max_segment_bytes=len(record))
+    calls: list[int] = []
+
+    def sink(project: str, columns: list[list[Any]]) -> int:
+        calls.append(len(columns[0]))
+        return len(columns[0])
+
+    drainer = Drainer(wal, sink)
+    for _ in range(3):  # 3 records waiting: not behind, rounds of 2 records
+        wal.write(record)
+    drainer.drain_once()
+    assert calls == [20, 10]
+    calls.clear()
+    for _ in range(12):  # 12 waiting: behind, rounds of 6
+        wal.write(record)
+    drainer.drain_once()
+    assert calls == [60, 60]

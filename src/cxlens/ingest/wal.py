@@ -66,6 +66,10 @@ _HEADER = struct.Struct("<II")
 #: one drain round reads at most this much WAL into Python objects (~8x in memory);
 #: 64 MB rounds let the server RSS swing by 1 GB in the 10-minute soak
 MAX_DRAIN_BYTES = 16 * 1024 * 1024
+#: while the writer is behind (more is waiting than two rounds take) rounds take this
+#: much: a drain round cost ~0.25 s fixed plus ~10 µs per event (fit over the rounds of
+#: a 3-minute soak, 16 MB = ~38k events each), so larger rounds move more per second
+MAX_DRAIN_BYTES_BEHIND = 48 * 1024 * 1024
 #: a segment is closed once it holds this much, whatever the drainer does: the leader
 #: used to rotate its own segment only once per round, so while a round waited for a
 #: tier merge that segment grew to 1.5M events (450 MB) and was read in one piece,
@@ -432,6 +436,8 @@ class Drainer(threading.Thread):
     def _drain_all(self, segments: list[Path]) -> bool:
         """Drain ``segments`` in bounded rounds (a long backlog must not be read into
         memory at once); False when the shutdown deadline left some behind."""
+        sizes = [seg.stat().st_size for seg in segments]
+        limit = MAX_DRAIN_BYTES_BEHIND if sum(sizes) > 2 * MAX_DRAIN_BYTES else MAX_DRAIN_BYTES
         group: list[Path] = []
         size = 0
         for i, seg in enumerate(segments):
@@ -440,8 +446,8 @@ class Drainer(threading.Thread):
                             len(segments) - i)
                 return False
             group.append(seg)
-            size += seg.stat().st_size
-            if size >= MAX_DRAIN_BYTES:
+            size += sizes[i]
+            if size >= limit:
                 self._drain_guarded(group)
                 group, size = [], 0
         if group:
