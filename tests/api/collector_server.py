@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from cxlens.store.keys import NewKeys, create_project
-from cxlens.store.workspace import Workspace
+from cxlens.store.workspace import Workspace, read_retrying
 
 
 def free_port() -> int:
@@ -93,9 +93,9 @@ class Live:
     def rows(self, project: str, where: str = "true", params: list[Any] | None = None) -> list[dict[str, Any]]:
         ws = Workspace.open(self.root)
         try:
-            rel = ws.events(project)
             con = ws.con
-            con.register("_t", rel.to_arrow_table())
+            # the server's tier merges retire files meanwhile: list again and re-read
+            con.register("_t", read_retrying(lambda: ws.events(project).to_arrow_table()))
             cur = con.execute(f"SELECT * FROM _t WHERE {where} ORDER BY timestamp", params or [])
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
