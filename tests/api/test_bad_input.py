@@ -161,3 +161,11 @@ def test_endpoints_answer_every_input_with_json_and_never_500(
     r = tc.post(path, content=body, headers=headers)
     assert r.status_code < 500, r.text
     assert isinstance(r.json(), dict)
+
+
+def test_a_mistyped_path_is_a_json_404_naming_the_collector_paths(live: Live) -> None:
+    r = post(live, "/v1/trak", orjson.dumps(msg()))
+    assert r.status_code == 404
+    body = r.json()  # was FastAPI's {"detail": "Not Found"}
+    assert body["error"] == "not_found" and body["field"] == "path"
+    assert "/v1/trak" in body["message"] and "/v1/batch" in body["message"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -73,6 +74,28 @@ async def internal_error_handler(request: Request, exc: Exception) -> Response:
                          500)
 
 
+COLLECTOR_PATHS = ("POST /v1/batch, /v1/track, /v1/page, /v1/identify, ... (Segment, RudderStack), "
+                   "/batch/, /capture/, /e/, /i/v1/analytics/events (PostHog)")
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """The router's own 404 and 405 in the same shape as every other error (its default
+    ``{"detail": "Not Found"}`` named neither the path nor the right one)."""
+    assert isinstance(exc, StarletteHTTPException)
+    where = f"{request.method} {request.url.path[:200]}"
+    if exc.status_code == 404:
+        body = {"error": "not_found", "field": "path",
+                "message": f"no endpoint {where}; events go to {COLLECTOR_PATHS}, the JSON API is "
+                           "under /api/v1/ (see /api/v1/openapi.json)"}
+    elif exc.status_code == 405:
+        body = {"error": "method_not_allowed", "field": "method",
+                "message": f"{where} is not allowed; allowed: {exc.headers.get('Allow', '?') if exc.headers else '?'}"}
+    else:
+        body = {"error": f"http_{exc.status_code}", "message": str(exc.detail)}
+    return json_response(body, exc.status_code, dict(exc.headers) if exc.headers else None)
+
+
 def install(app: Starlette) -> None:
     app.add_exception_handler(CxError, cx_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Exception, internal_error_handler)
