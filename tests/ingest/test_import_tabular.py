@@ -419,6 +419,10 @@ def test_mapping_mistakes_are_one_clear_error_before_anything_is_read(
         SHOP_MAPPING.replace('timezone = "Europe/Berlin"', 'timezone = "Europe/Bonn"'): "not a time zone",
         SHOP_MAPPING + "\n[fields2]\n": "unknown section 'fields2'",
         SHOP_MAPPING.replace("[fields]", "[fields]\nprice = \"price\""): "unknown field 'price'",
+        # an unknown encoding was a LookupError traceback
+        SHOP_MAPPING + '\n[csv]\nencoding = "klingon"\n': "csv.encoding 'klingon' is not a text encoding",
+        # a wrong delimiter reads the whole header as one column: say so
+        SHOP_MAPPING + '\n[csv]\ndelimiter = ";"\n': "csv.delimiter",
     }
     for text, message in cases.items():
         with pytest.raises(MappingError, match=message):

@@ -7,6 +7,7 @@ data is read, so a typo in a mapping is one clear error and never a half import.
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
@@ -340,12 +341,18 @@ def _parse_csv(raw: Any, where: str) -> CsvOptions:
         delim = "\t"
     if len(delim) != 1:
         raise MappingError(f"{where}: csv.delimiter must be one character", field="csv.delimiter")
+    encoding = str(table.get("encoding", "utf-8"))
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise MappingError(f"{where}: csv.encoding {encoding!r} is not a text encoding; use e.g. "
+                           "utf-8, latin-1, cp1252 or utf-16", field="csv.encoding") from None
     return CsvOptions(
         delimiter=delim,
         quote=str(table.get("quote", '"')),
         escape=str(table.get("escape", table.get("quote", '"'))),
         header=bool(table.get("header", True)),
-        encoding=str(table.get("encoding", "utf-8")),
+        encoding=encoding,
         skip=int(table.get("skip", 0)),
     )
 

@@ -252,7 +252,11 @@ def check_columns(src: Source, columns: set[str], where: str) -> None:
     missing = sorted(c for c in columns if not src.has(c))
     if missing:
         shown = ", ".join(src.columns[:30])
+        hint = ""
+        if src.kind == "csv" and len(src.columns) == 1 and any(d in src.columns[0] for d in ",;\t|"):
+            hint = (f" (one column named {src.columns[0][:60]!r}: set csv.delimiter in the mapping "
+                    f"to the file's, now {src.csv.delimiter!r})")
         raise MappingError(
-            f"{where}: column {missing[0]!r} is not in {src.path.name}; its columns are: {shown}",
+            f"{where}: column {missing[0]!r} is not in {src.path.name}; its columns are: {shown}{hint}",
             field=missing[0],
         )
