@@ -423,6 +423,11 @@ def test_mapping_mistakes_are_one_clear_error_before_anything_is_read(
         SHOP_MAPPING + '\n[csv]\nencoding = "klingon"\n': "csv.encoding 'klingon' is not a text encoding",
         # a wrong delimiter reads the whole header as one column: say so
         SHOP_MAPPING + '\n[csv]\ndelimiter = ";"\n': "csv.delimiter",
+        # tracebacks, or "no" read as true
+        SHOP_MAPPING + '\n[csv]\nskip = "x"\n': "csv.skip must be a whole number",
+        SHOP_MAPPING + '\n[csv]\nskip = -1\n': "csv.skip must be a whole number",
+        SHOP_MAPPING + '\n[csv]\nquote = "ab"\n': "csv.quote must be one character",
+        SHOP_MAPPING + '\n[csv]\nheader = "no"\n': "csv.header must be true or false",
     }
     for text, message in cases.items():
         with pytest.raises(MappingError, match=message):

@@ -347,13 +347,21 @@ def _parse_csv(raw: Any, where: str) -> CsvOptions:
     except LookupError:
         raise MappingError(f"{where}: csv.encoding {encoding!r} is not a text encoding; use e.g. "
                            "utf-8, latin-1, cp1252 or utf-16", field="csv.encoding") from None
+    quote = table.get("quote", '"')
+    escape = table.get("escape", quote)
+    for key, char in (("quote", quote), ("escape", escape)):
+        if not isinstance(char, str) or len(char) != 1:
+            raise MappingError(f"{where}: csv.{key} must be one character, not {char!r}", field=f"csv.{key}")
+    header = table.get("header", True)
+    if not isinstance(header, bool):
+        raise MappingError(f"{where}: csv.header must be true or false (no quotes), not {header!r}",
+                           field="csv.header")
+    skip = table.get("skip", 0)
+    if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+        raise MappingError(f"{where}: csv.skip must be a whole number of lines, 0 or more, not {skip!r}",
+                           field="csv.skip")
     return CsvOptions(
-        delimiter=delim,
-        quote=str(table.get("quote", '"')),
-        escape=str(table.get("escape", table.get("quote", '"'))),
-        header=bool(table.get("header", True)),
-        encoding=encoding,
-        skip=int(table.get("skip", 0)),
+        delimiter=delim, quote=quote, escape=escape, header=header, encoding=encoding, skip=skip,
     )
 
 
