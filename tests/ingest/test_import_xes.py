@@ -139,3 +139,15 @@ def test_a_cut_off_gzip_file_is_one_clear_error_and_writes_nothing(
     with pytest.raises(ImportError_, match="cut off"):
         import_file(ws, file, format=fmt)
     assert events(ws) == [] and batches(ws) == []
+
+
+def test_xes_options_of_the_wrong_type_are_a_mapping_error(ws: Workspace, tmp_path: Path) -> None:
+    from cxlens.errors import MappingError
+
+    file = write_text(tmp_path / "log.xes", xes(LOANS))
+    for text, message in [('[xes]\nlifecycle_in_name = "no"\n', "true or false"),  # "no" was true
+                          ("[xes]\nperson = 5\n", "xes.person"),
+                          ("[xes]\nchannel = 5\n", "xes.channel")]:
+        with pytest.raises(MappingError, match=message):
+            import_file(ws, file, format="xes", mapping=write_mapping(tmp_path / "m.toml", text))
+    assert batches(ws) == []

@@ -73,11 +73,19 @@ class XesOptions:
         if not isinstance(cmap, dict):
             raise MappingError("xes.channel_map must be a table of value = channel",
                                field="xes.channel_map")
+        life = section.get("lifecycle_in_name", False)
+        if not isinstance(life, bool):
+            raise MappingError(f"xes.lifecycle_in_name must be true or false (no quotes), not {life!r}",
+                               field="xes.lifecycle_in_name")
+        for key in ("person", "event", "channel", "channel_attribute"):
+            if key in section and not isinstance(section[key], str):
+                raise MappingError(f"xes.{key} must be text (an attribute name or a channel), "
+                                   f"not {section[key]!r}", field=f"xes.{key}")
         return cls(
             person=str(section.get("person", "concept:name")),
             person_field=pf,
             event=str(section.get("event", "concept:name")),
-            lifecycle_in_name=bool(section.get("lifecycle_in_name", False)),
+            lifecycle_in_name=life,
             channel=None if section.get("channel") is None else str(section["channel"]),
             channel_attribute=(None if section.get("channel_attribute") is None
                                else str(section["channel_attribute"])),
