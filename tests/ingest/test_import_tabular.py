@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
-from importfiles import batches, events, journeys_of, write_csv, write_jsonl, write_mapping
+from importfiles import (
+    batches,
+    events,
+    journeys_of,
+    write_csv,
+    write_jsonl,
+    write_mapping,
+    write_text,
+)
 
 from cxlens.errors import BadRowsError, MappingError
 from cxlens.ingest.importers import import_file
@@ -454,3 +463,25 @@ def test_a_wrong_timestamp_format_rejects_every_row_and_the_file_lists_them_all(
     with (ws.root / str(report.rejects_file)).open() as fh:
         lines = [int(r["line"]) for r in csv.DictReader(fh)]
     assert lines == list(range(2, n + 3))
+
+
+def test_a_jsonl_key_that_first_appears_late_in_the_file_is_found(ws: Workspace, tmp_path: Path) -> None:
+    # JSON Lines have no header: revenue appears only on purchases, here after 1,500 views
+    lines = [json.dumps({"at": "2024-05-01T10:00:00Z", "name": "Viewed", "uid": f"u{i}"}) for i in range(1500)]
+    lines.append(json.dumps({"at": "2024-05-01T11:00:00Z", "name": "Bought", "uid": "u1",
+                             "order": {"total": 9.5}, "coupon": "X"}))
+    file = write_text(tmp_path / "late.jsonl", "\n".join(lines) + "\n")
+    mapping = write_mapping(tmp_path / "m.toml", """
+[fields]
+timestamp = "at"
+event = "name"
+user_id = "uid"
+revenue = { column = "order.total", when_event = ["Bought"] }
+""")
+    report = import_file(ws, file, format="jsonl", mapping=mapping)
+    assert (report.inserted, report.rejected) == (1501, 0)
+    bought = [e for e in events(ws) if e["event"] == "Bought"]
+    assert bought[0]["revenue"] == 9.5 and bought[0]["properties"]["coupon"] == "X"
+    with pytest.raises(MappingError, match=r"'ordr\.total' is not in late\.jsonl"):  # a typo still is
+        import_file(ws, file, format="jsonl", mapping=write_mapping(
+            tmp_path / "m2.toml", mapping.read_text().replace("order.total", "ordr.total")))

@@ -248,8 +248,36 @@ def _jsonl_source(path: Path) -> Source:
     return Source("jsonl", path, tuple(keys), dict.fromkeys(keys, "JSON"))
 
 
+def _jsonl_keys_anywhere(path: Path, keys: set[str]) -> set[str]:
+    """Which of these top-level keys some line of the file has (a substring test first,
+    so only lines that could have one are parsed)."""
+    found: set[str] = set()
+    needles = {k: orjson.dumps(k).decode() for k in keys}
+    with _open_text(path) as fh:
+        for line in fh:
+            hits = [k for k, n in needles.items() if k not in found and n in line]
+            if not hits:
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                found.update(k for k in hits if k in obj)
+                if found == keys:
+                    break
+    return found
+
+
 def check_columns(src: Source, columns: set[str], where: str) -> None:
     missing = sorted(c for c in columns if not src.has(c))
+    if missing and src.kind == "jsonl":
+        # JSON Lines have no header: a mapped key (a purchase's revenue, say) may first
+        # appear after the lines the keys were sampled from; look through the file
+        late = _jsonl_keys_anywhere(src.path, {c.split(".", 1)[0] for c in missing})
+        src.columns = (*src.columns, *sorted(late))
+        src.types.update(dict.fromkeys(late, "JSON"))
+        missing = [c for c in missing if not src.has(c)]
     if missing:
         shown = ", ".join(src.columns[:30])
         hint = ""
