@@ -87,3 +87,53 @@ def test_denied_consent_also_scrubs_urls_and_device_ids_in_properties(live: Live
     assert props["priv-g-page"]["url"] == "https://shop.de/danke"
     assert props["priv-g-page"]["referrer"] == "https://webmail.example.de"
     assert props["priv-g-ph"]["cart"] == 2 and props["priv-g-ph"]["$initial_current_url"] == "https://shop.de/danke"
+
+
+_PERSONAL_PROPS = {
+    "email": "anna@example.de", "phone": "+49 170 1234567", "first_name": "Anna",
+    "lastName": "Schmidt", "$email": "anna@example.de", "E-Mail": "anna@example.de",
+    "shipping": {"street": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin"},
+    "note": "reach me at anna.s@example.org", "customer": {"dob": "1990-01-01", "iban": "DE89370400440532013000"},
+    "products": [{"name": "Shoe", "price": 59.9, "sku": "S-1"}], "revenue": 59.9, "currency": "EUR",
+    "coupon": "SPRING10",
+}
+_PERSONAL_VALUES = ("anna", "Anna", "Schmidt", "1234567", "Hauptstr", "10115", "1990-01-01", "DE89")
+
+
+def _signed_up(live: Live, prefix: str, consent: bool) -> list[dict[str, object]]:
+    seg = {"type": "track", "event": "Signed Up", "anonymousId": "a-1", "messageId": f"{prefix}-seg",
+           "properties": _PERSONAL_PROPS,
+           "context": {"consent": {"analytics": consent}, "traits": {"email": "anna@example.de"},
+                       "custom": {"contact": {"phoneNumber": "+49 170 1234567"}, "plan": "pro"}}}
+    r = httpx.post(f"{live.url}/v1/batch", json={"batch": [seg]}, auth=(live.shop.write_key, ""))
+    assert r.status_code == 200, r.text
+    ph = {"event": "Signed Up", "distinct_id": "d-1", "uuid": f"{prefix}-ph", "properties": _PERSONAL_PROPS}
+    r = httpx.post(f"{live.url}/batch/", json={"api_key": live.shop.write_key, "batch": [ph]},
+                   headers={} if consent else {"X-Cx-Consent": "denied"})
+    assert r.status_code == 200, r.text
+    return live.wait_for("shop", lambda r: len(r) == 2, "event_id LIKE ?", [f"{prefix}-%"])
+
+
+def test_denied_consent_drops_personal_properties_at_any_depth_and_keeps_products(live: Live) -> None:
+    rows = _signed_up(live, "priv-h", consent=False)
+    for row in rows:
+        stored = f"{row['properties']} {row['context']}"
+        for personal in _PERSONAL_VALUES:
+            assert personal not in stored, (personal, stored)
+        props = orjson.loads(row["properties"])
+        # a product's name, the amounts, a coupon and a city are not a person
+        assert props["products"] == [{"name": "Shoe", "price": 59.9, "sku": "S-1"}]
+        assert props["revenue"] == 59.9 and props["currency"] == "EUR"
+        assert props["coupon"] == "SPRING10" and props["shipping"] == {"city": "Berlin"}
+        assert row["revenue"] == 59.9
+    ctx = orjson.loads(next(r for r in rows if r["event_id"] == "priv-h-seg")["context"])
+    assert "traits" not in ctx and ctx["custom"] == {"contact": {}, "plan": "pro"}
+
+
+def test_given_consent_keeps_the_personal_properties(live: Live) -> None:
+    rows = _signed_up(live, "priv-i", consent=True)
+    for row in rows:
+        props = orjson.loads(row["properties"])
+        assert {k: props[k] for k in _PERSONAL_PROPS} == _PERSONAL_PROPS
+    ctx = orjson.loads(next(r for r in rows if r["event_id"] == "priv-i-seg")["context"])
+    assert ctx["traits"] == {"email": "anna@example.de"}

@@ -8,13 +8,16 @@ visitor declined ever reaches the write-ahead log or a Parquet file.
 * A message whose ``context.consent.analytics`` is ``false`` (or a request with
   ``DNT: 1`` to a project that honours it) keeps only what an aggregate count needs:
   ids, IP, user agent, traits, device, click ids, session and query strings are
-  removed, in the context and in the properties (page URLs, device ids); identify, alias and group messages, which are nothing but personal data,
-  are dropped entirely.
+  removed, in the context and in the properties (page URLs, device ids); at any depth,
+  a value under a key that names a personal field (``is_personal_key``) and any string
+  holding an e-mail address are removed too. Identify, alias and group messages, which
+  are nothing but personal data, are dropped entirely.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
@@ -112,10 +115,69 @@ _REFERRER_PROPERTIES: Final = ("referrer", "$referrer", "$initial_referrer")
 _QUERY_PROPERTIES: Final = ("search",)
 
 
+#: Key names of personal fields, compared after ``_key_stem`` (lower case, letters and
+#: digits only, so ``$email``, ``E-Mail``, ``first_name`` and ``firstName`` all match).
+#: Short or ambiguous words match only as the whole key: ``ip`` would otherwise catch
+#: ``membership`` or ``tooltip``, ``mobile`` the device flag ``is_mobile``.
+_PERSONAL_KEYS_EXACT: Final = frozenset({
+    "ip", "ipaddress", "clientip", "mail", "tel", "mobile", "dob", "zip",
+})
+#: Longer words also match as the end of a key (``customer_email``, ``billing_address``,
+#: ``contactPhone``). A bare ``name`` is not personal: it is a page's, a product's or a
+#: campaign's name in the Segment and GA4 specs, which aggregate reports need; nor is
+#: ``city`` or ``country``, the coarse geography that location reports count.
+_PERSONAL_KEY_SUFFIXES: Final = (
+    "email", "phone", "phonenumber", "telephone", "mobilenumber", "mobilephone",
+    "firstname", "lastname", "fullname", "givenname", "familyname", "middlename",
+    "surname", "username", "address", "street", "zipcode", "postalcode", "postcode",
+    "birthday", "birthdate", "dateofbirth", "iban",
+)
+_NON_ALNUM: Final = re.compile(r"[^0-9a-z]+")
+#: an e-mail address, also with its @ percent-encoded as in a URL path
+EMAIL_RE: Final = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}",
+                             re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)  # the same few property names come again and again
+def is_personal_key(key: str) -> bool:
+    """Whether a property or context key names a personal field (e-mail, phone, a
+    person's name, postal address, birthday, IP address, IBAN)."""
+    stem = _NON_ALNUM.sub("", key.lower())
+    return stem in _PERSONAL_KEYS_EXACT or stem.endswith(_PERSONAL_KEY_SUFFIXES)
+
+
+_DROP: Final = object()
+
+
+def _scrub_value(value: Any) -> Any:
+    """The value without personal keys and e-mail addresses at any depth; ``_DROP`` if
+    it is itself a string holding an e-mail address."""
+    if isinstance(value, str):
+        return _DROP if EMAIL_RE.search(value) else value
+    if isinstance(value, dict):
+        return _scrub_mapping(value)
+    if isinstance(value, list):
+        return [v for v in map(_scrub_value, value) if v is not _DROP]
+    return value
+
+
+def _scrub_mapping(mapping: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(key, str) and is_personal_key(key):
+            continue
+        clean = _scrub_value(value)
+        if clean is not _DROP:
+            out[key] = clean
+    return out
+
+
 def scrub_properties(properties: dict[str, Any]) -> dict[str, Any]:
     """The properties without what identifies a person (no consent): page views repeat
     the URL, search and referrer in their properties (analytics.js, cx.js), posthog-js
-    its device and anonymous ids. Other properties (products, amounts) stay."""
+    its device and anonymous ids, and any event may carry an e-mail, phone number or
+    name (``{"email": ...}`` on a "Signed Up"). Other properties (products, amounts,
+    campaign data) stay."""
     if not properties:
         return properties
     out = {k: v for k, v in properties.items()
@@ -126,7 +188,7 @@ def scrub_properties(properties: dict[str, Any]) -> dict[str, Any]:
     for key in _REFERRER_PROPERTIES:
         if key in out:
             out[key] = _strip_query(out[key], keep_path=False)
-    return out
+    return _scrub_mapping(out)
 
 
 def scrub_context(context: dict[str, Any]) -> None:
@@ -142,3 +204,7 @@ def scrub_context(context: dict[str, Any]) -> None:
         if "referrer" in page:
             page["referrer"] = _strip_query(page["referrer"], keep_path=False)
         context["page"] = page
+    # what is left (page, campaign, library, custom keys) may still name a person
+    clean = _scrub_mapping(context)
+    context.clear()
+    context.update(clean)
