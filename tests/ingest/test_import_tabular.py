@@ -114,6 +114,84 @@ type = { value = "page" }
     assert by_person["v1"]["properties"] is None
 
 
+URL_ONLY_VISITS = {
+    "v1": [{"kind": "page", "ts": "2024-05-01T10:00:00Z",
+            "url": "https://shop.de/?utm_source=newsletter&utm_medium=email&utm_campaign=x"}],
+    # url-encoded, '+' for a space, a bad escape kept raw, the fragment not read
+    "v2": [{"kind": "page", "ts": "2024-05-01T10:01:00Z",
+            "url": "https://shop.de/p?a=1&utm_source=google&utm_medium=cpc"
+                   "&utm_campaign=spring%20sale+2024&utm_term=%C3#utm_content=no"}],
+    "v3": [{"kind": "page", "ts": "2024-05-01T10:02:00Z", "url": "https://shop.de/"}],
+    # a tracked event whose URL has utm parameters is classified, as by the collector
+    "v4": [{"kind": "track", "ts": "2024-05-01T10:03:00Z", "url": "https://shop.de/x?utm_source=facebook&utm_medium=social"}],
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_utm_parameters_in_a_page_url_alone_give_the_campaign_and_the_channel(
+    ws: Workspace, tmp_path: Path, fmt: str
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if fmt == "csv":
+        file = write_csv(tmp_path / "web.csv", URL_ONLY_VISITS, person_col="visitor")
+    elif fmt == "jsonl":
+        file = write_jsonl(tmp_path / "web.jsonl", URL_ONLY_VISITS, person_col="visitor")
+    else:
+        rows = [{"visitor": p, **ev} for p, evs in URL_ONLY_VISITS.items() for ev in evs]
+        file = tmp_path / "web.parquet"
+        pq.write_table(pa.Table.from_pylist(rows), file)
+    mapping = write_mapping(tmp_path / "web.toml", """
+[fields]
+timestamp = "ts"
+anonymous_id = "visitor"
+type = "kind"
+[context]
+"page.url" = "url"
+""")
+    import_file(ws, file, format=fmt, mapping=mapping)
+
+    by_person = {e["anonymous_id"]: e for e in events(ws)}
+    assert by_person["v1"]["channel"] == "email"
+    assert by_person["v1"]["context"]["campaign"] == {
+        "source": "newsletter", "medium": "email", "name": "x"}
+    assert by_person["v2"]["channel"] == "paid_search"
+    assert by_person["v2"]["context"]["campaign"] == {
+        "source": "google", "medium": "cpc", "name": "spring sale 2024", "term": "%C3"}
+    assert by_person["v3"]["channel"] == "direct"
+    assert by_person["v3"]["context"] == {"page": {"url": "https://shop.de/"}}
+    assert by_person["v4"]["type"] == "track" and by_person["v4"]["channel"] == "organic_social"
+
+
+def test_a_mapped_campaign_column_wins_over_the_url_and_an_empty_one_falls_back_to_it(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    file = write_csv(tmp_path / "web.csv", {
+        "v1": [{"ts": "2024-05-01T10:00:00Z", "url": "https://shop.de/?utm_source=google&utm_medium=cpc",
+                "src": "newsletter", "med": "email"}],
+        "v2": [{"ts": "2024-05-01T10:01:00Z", "url": "https://shop.de/?utm_source=google&utm_medium=cpc",
+                "src": "", "med": ""}],
+    }, person_col="visitor")
+    mapping = write_mapping(tmp_path / "web.toml", """
+[fields]
+timestamp = "ts"
+anonymous_id = "visitor"
+type = { value = "page" }
+[context]
+"page.url" = "url"
+"campaign.source" = "src"
+"campaign.medium" = "med"
+""")
+    import_file(ws, file, format="csv", mapping=mapping)
+
+    by_person = {e["anonymous_id"]: e for e in events(ws)}
+    assert (by_person["v1"]["channel"], by_person["v1"]["context"]["campaign"]) == (
+        "email", {"source": "newsletter", "medium": "email"})
+    assert (by_person["v2"]["channel"], by_person["v2"]["context"]["campaign"]) == (
+        "paid_search", {"source": "google", "medium": "cpc"})
+
+
 WEB_VISITS = [
     ("https://www.shop.de/p/2", "https://www.shop.de/p/1", "", "", "page"),  # internal
     ("https://www.shop.de/", "https://www.google.de/search?q=x", "", "", "page"),

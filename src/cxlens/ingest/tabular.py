@@ -20,6 +20,7 @@ from cxlens.ingest.channels import CHANNEL_INPUT_COLUMNS, CHANNEL_INPUT_PATHS
 from cxlens.ingest.mapping import FieldSpec, Mapping
 from cxlens.ingest.orders import refund_event_sql
 from cxlens.ingest.rejects import Reject
+from cxlens.ingest.segment import CAMPAIGN_PARAMS
 from cxlens.ingest.sources import Source, check_columns, is_numeric
 from cxlens.ingest.sqlparts import in_list, json_lit, lit
 from cxlens.model.events import EVENT_TYPES
@@ -210,10 +211,48 @@ class _Builder:
             node[parts[-1]] = self.rewritten(spec)
         return tree
 
+    def _utm_guard(self) -> str | None:
+        """``contains(url, 'utm_')`` on the mapped page URL, or None when the URL cannot
+        give campaign fields (no page.url, or the mapping fills ``campaign`` whole)."""
+        spec = self.m.context.get("page.url")
+        if spec is None or "campaign" in self.m.context:
+            return None
+        return f"contains({self.rewritten(spec)}, 'utm_')"
+
+    def campaign(self, key: str) -> str | None:
+        """``campaign.<key>`` for the context and the classification: the mapped column,
+        or where it is not mapped or NULL the URL's ``utm_`` parameter, as GA4 reads them
+        from page_location and the collector from context.page.url (so an export with
+        only a URL column gets its channel). The regex runs only on URLs that contain
+        ``utm_``; other rows pay one substring search. Like GA4, parameter names are
+        matched in lower case only."""
+        spec = self.m.context.get(f"campaign.{key}")
+        mapped = None if spec is None else self.rewritten(spec)
+        guard = self._utm_guard()
+        if guard is None:
+            return mapped
+        url = self.rewritten(self.m.context["page.url"])
+        param = next(p for p, k in CAMPAIGN_PARAMS.items() if k == key)
+        # the query is what precedes '#'; '+' is a space in a query (as parse_qsl reads it);
+        # a bad percent-escape (not UTF-8) keeps the raw text instead of failing the import
+        raw = f"replace(regexp_extract({url}, {lit('^[^#]*[?&]' + param + '=([^&#]*)')}, 1), '+', ' ')"
+        derived = f"CASE WHEN {guard} THEN nullif(coalesce(try(url_decode({raw})), {raw}), '') END"
+        return derived if mapped is None else f"coalesce({mapped}, {derived})"
+
     def context(self) -> str:
         if not self.m.context:
             return "CAST(NULL AS VARCHAR)"
-        return _json_text(self._context_tree())
+        text = _json_text(self._context_tree())
+        guard = self._utm_guard()
+        if guard is None:
+            return text
+        fields = [f"{lit(k)}, {self.campaign(k)}" for k in CAMPAIGN_PARAMS.values()]
+        # a merge patch drops the keys whose value is NULL, so context.campaign holds the
+        # parameters the URL has, as the collector stores them; only rows whose URL
+        # contains utm_ are re-serialised
+        patch = f"json_object('campaign', json_object({', '.join(fields)}))"
+        return (f"CASE WHEN {guard} THEN CAST(json_merge_patch({text}, {patch}) AS VARCHAR)"
+                f" ELSE {text} END")
 
     def channel_inputs(self) -> dict[str, str] | None:
         """The channel classification's inputs as typed expressions (the same values the
@@ -224,7 +263,11 @@ class _Builder:
             return None
         out = {col: "CAST(NULL AS VARCHAR)" for col in CHANNEL_INPUT_COLUMNS}
         for path, col in known.items():
-            if path in self.m.context:
+            if path.startswith("campaign."):
+                value = self.campaign(path.removeprefix("campaign."))
+                if value is not None:
+                    out[col] = value
+            elif path in self.m.context:
                 out[col] = self.rewritten(self.m.context[path])
         tree = self._context_tree()
         clicks = tree.get("click_ids")
