@@ -211,48 +211,65 @@ class _Builder:
             node[parts[-1]] = self.rewritten(spec)
         return tree
 
-    def _utm_guard(self) -> str | None:
-        """``contains(url, 'utm_')`` on the mapped page URL, or None when the URL cannot
-        give campaign fields (no page.url, or the mapping fills ``campaign`` whole)."""
+    def _page_url(self) -> str | None:
+        """The mapped page URL, or None when the URL cannot give campaign fields (no
+        page.url, or the mapping fills ``campaign`` whole)."""
         spec = self.m.context.get("page.url")
         if spec is None or "campaign" in self.m.context:
             return None
-        return f"contains({self.rewritten(spec)}, 'utm_')"
+        return self.rewritten(spec)
+
+    def _mapped_campaign(self, key: str) -> str | None:
+        spec = self.m.context.get(f"campaign.{key}")
+        return None if spec is None else self.rewritten(spec)
+
+    def _from_url(self, key: str) -> str | None:
+        """SQL true where ``campaign.<key>`` must come from the URL: the URL carries the
+        parameter and the mapped column (if any) is NULL."""
+        url = self._page_url()
+        if url is None:
+            return None
+        param = next(p for p, k in CAMPAIGN_PARAMS.items() if k == key)
+        has = f"contains({url}, {lit(param + '=')})"
+        mapped = self._mapped_campaign(key)
+        return has if mapped is None else f"({mapped} IS NULL AND {has})"
 
     def campaign(self, key: str) -> str | None:
         """``campaign.<key>`` for the context and the classification: the mapped column,
         or where it is not mapped or NULL the URL's ``utm_`` parameter, as GA4 reads them
         from page_location and the collector from context.page.url (so an export with
-        only a URL column gets its channel). The regex runs only on URLs that contain
-        ``utm_``; other rows pay one substring search. Like GA4, parameter names are
-        matched in lower case only."""
-        spec = self.m.context.get(f"campaign.{key}")
-        mapped = None if spec is None else self.rewritten(spec)
-        guard = self._utm_guard()
-        if guard is None:
+        only a URL column gets its channel). The regex runs only where the URL names the
+        parameter and no column gave it; other rows pay a substring search. Like GA4,
+        parameter names are matched in lower case only."""
+        mapped = self._mapped_campaign(key)
+        needed = self._from_url(key)
+        if needed is None:
             return mapped
-        url = self.rewritten(self.m.context["page.url"])
+        url = self._page_url()
         param = next(p for p, k in CAMPAIGN_PARAMS.items() if k == key)
         # the query is what precedes '#'; '+' is a space in a query (as parse_qsl reads it);
         # a bad percent-escape (not UTF-8) keeps the raw text instead of failing the import
         raw = f"replace(regexp_extract({url}, {lit('^[^#]*[?&]' + param + '=([^&#]*)')}, 1), '+', ' ')"
-        derived = f"CASE WHEN {guard} THEN nullif(coalesce(try(url_decode({raw})), {raw}), '') END"
+        derived = f"CASE WHEN {needed} THEN nullif(coalesce(try(url_decode({raw})), {raw}), '') END"
         return derived if mapped is None else f"coalesce({mapped}, {derived})"
 
     def context(self) -> str:
         if not self.m.context:
             return "CAST(NULL AS VARCHAR)"
         text = _json_text(self._context_tree())
-        guard = self._utm_guard()
-        if guard is None:
+        url = self._page_url()
+        if url is None:
             return text
-        fields = [f"{lit(k)}, {self.campaign(k)}" for k in CAMPAIGN_PARAMS.values()]
+        keys = list(CAMPAIGN_PARAMS.values())
+        needed = " OR ".join(f"coalesce({self._from_url(k)}, false)" for k in keys)
+        fields = [f"{lit(k)}, {self.campaign(k)}" for k in keys]
         # a merge patch drops the keys whose value is NULL, so context.campaign holds the
-        # parameters the URL has, as the collector stores them; only rows whose URL
-        # contains utm_ are re-serialised
+        # parameters the URL has, as the collector stores them. Only rows whose URL gives
+        # a field no column gave are re-serialised: the rest keep the mapped text byte
+        # for byte, and an export whose utm columns match its URLs pays substring searches
         patch = f"json_object('campaign', json_object({', '.join(fields)}))"
-        return (f"CASE WHEN {guard} THEN CAST(json_merge_patch({text}, {patch}) AS VARCHAR)"
-                f" ELSE {text} END")
+        return (f"CASE WHEN contains({url}, 'utm_') AND ({needed})"
+                f" THEN CAST(json_merge_patch({text}, {patch}) AS VARCHAR) ELSE {text} END")
 
     def channel_inputs(self) -> dict[str, str] | None:
         """The channel classification's inputs as typed expressions (the same values the
