@@ -141,3 +141,41 @@ def test_channel_follows_ga4s_rule_order_on_tricky_inputs(
     context: dict[str, Any], expected: str, path: str
 ) -> None:
     assert classify(context, typed=path != "context", per_value=path == "per-value") == expected
+
+
+@pytest.mark.parametrize(
+    ("referrer", "expected"),
+    [
+        # a whole-domain entry (GA4 lists ask.com) matches it and its subdomains only
+        ("https://ask.com/web?q=x", "organic_search"),
+        ("https://www.ask.com/", "organic_search"),
+        ("https://de.ask.com/", "organic_search"),
+        ("https://ask.fm/someone", "referral"),  # a Q&A site, not a search engine
+        ("https://ask.com.example.org/", "referral"),
+        # a site's name matches its registrable domain under any public suffix ...
+        ("https://www.google.co.uk/", "organic_search"),
+        ("https://www.google.com.br/", "organic_search"),
+        ("https://search.yahoo.co.jp/", "organic_search"),
+        # ... and not as a label of someone else's domain
+        ("https://yahoo.example.org/", "referral"),
+        ("https://google.evil-shop.com/", "referral"),
+        ("https://www.bing.example.de/", "referral"),
+        # generic labels match anywhere in the host, as before
+        ("https://webmail.strato.de/", "email"),
+        # the longer entry still wins over the site's name
+        ("https://shopping.google.de/", "organic_shopping"),
+        ("https://mail.google.com/", "email"),
+    ],
+)
+@pytest.mark.parametrize("path", ["context", "typed-inputs", "per-value"])
+def test_search_engines_match_on_the_registrable_domain_not_a_prefix_of_another(
+    referrer: str, expected: str, path: str
+) -> None:
+    assert classify(page(referrer=referrer), typed=path != "context",
+                    per_value=path == "per-value") == expected
+
+
+def test_a_utm_source_naming_a_search_engine_is_still_search() -> None:
+    assert classify(page(source="bing", medium="cpc")) == "paid_search"
+    assert classify(page(source="ask.com")) == "organic_search"
+    assert classify(page(source="ask.fm")) == "unassigned"

@@ -46,7 +46,7 @@ CHANNELS: Final = {
 
 SEARCH_DOMAINS: Final = (
     "google", "bing", "yahoo", "duckduckgo", "ecosia", "baidu", "yandex", "qwant",
-    "startpage", "ask", "aol", "naver", "seznam", "metager", "search.brave", "suche.web.de",
+    "startpage", "ask.com", "aol", "naver", "seznam", "metager", "search.brave", "suche.web.de",
     "suche.gmx", "suche.t-online", "yandex", "so.com", "sogou", "perplexity",
 )
 SOCIAL_DOMAINS: Final = (
@@ -89,17 +89,51 @@ _KNOWN = (
 )
 
 
+#: Entries that are a whole domain (they end in a top-level domain): they match that
+#: domain and its subdomains, never a longer name (``ask.com``, not ``ask.com.example``).
+_FULL_DOMAIN_TLDS: Final = ("com", "net", "org", "de", "co", "in", "be", "gm")
+#: Entries that are generic host labels rather than a site: they match as any label of
+#: the host (``webmail.provider.de``, ``shopping.yahoo.com``), as they always have.
+_GENERIC_LABELS: Final = ("webmail", "shopping")
+#: What may follow a site's name (``google``) in its registrable domain: one top-level
+#: domain (``google.de``) or a country's second-level suffix (``google.co.uk``,
+#: ``yahoo.co.jp``, ``google.com.br``), and nothing else: ``yahoo.example.org`` is
+#: example.org's, not Yahoo's.
+_PUBLIC_SUFFIX: Final = r"(?:\.(?:co|com|net|org|ac|gov|edu|or|ne|gob|gv)\.[a-z]{2}|\.[a-z0-9-]+)?"
+
+
 def _site_kind(host: str) -> str:
-    """One regex per host instead of one per domain list: find the first known domain in
-    the host, then look its kind up by position in two list literals (``IN`` lists of
-    this size become joins in DuckDB's plan, which made every append slow to plan)."""
+    """One regex per host instead of one per domain list: find the known domain the host
+    belongs to, then look its kind up by position in two list literals (``IN`` lists of
+    this size become joins in DuckDB's plan, which made every append slow to plan).
+
+    A site's name matches the host's registrable domain: ``google`` matches
+    ``www.google.co.uk`` but not ``google.example.org``; a whole domain (``ask.com``)
+    matches itself and its subdomains (``de.ask.com``), not a longer name, so ``ask.fm``
+    is a referral (a whole domain, like a name, may be followed by a public suffix:
+    ``ask.com.au``). The second pattern's ``regexp_replace`` leaves the entry found or,
+    with no match, the host itself, which is then no entry."""
     every = sorted({d for _, domains in _KNOWN for d in domains}, key=len, reverse=True)
     kind_of = {}
     for kind, domains in reversed(_KNOWN):  # earlier kinds win on overlaps
         kind_of.update(dict.fromkeys(domains, kind))
-    # longest first, so that shopping.google wins over google
-    pattern = _lit(r"(?:^|\.)(" + "|".join(d.replace(".", r"\.") for d in every) + r")(?:\.|$)")
-    label = f"regexp_extract({host}, {pattern}, 1)"
+
+    def alternatives(domains: list[str]) -> str:
+        return "|".join(d.replace(".", r"\.") for d in domains)
+
+    generic = [d for d in every if d in _GENERIC_LABELS]
+    sites = [d for d in every if d not in generic]
+    names = [d for d in sites if d.rsplit(".", 1)[-1] not in _FULL_DOMAIN_TLDS or "." not in d]
+    # one unanchored search with one group (a pattern anchored at both ends with four
+    # groups cost twice as much per host): the leftmost entry wins and, at the same
+    # label, the first (longest first: shopping.google before google)
+    site = _lit(rf"(?:^|\.)({alternatives(sites)}){_PUBLIC_SUFFIX}$")
+    # only hosts no site matched (referrals) pay the second, small pattern: a generic
+    # label anywhere, or an Android app's package (android-app://com.google.android.
+    # googlequicksearchbox/) read as the reversed domain it is
+    other = _lit(rf"^(?:.*\.)?({alternatives(generic)})(?:\..*)?$|^com\.({alternatives(names)})\..*$")
+    label = (f"coalesce(nullif(regexp_extract({host}, {site}, 1), ''),"
+             f" regexp_replace({host}, {other}, '\\1\\2'))")
     labels = "[" + ", ".join(_lit(d) for d in every) + "]"
     kinds = "[" + ", ".join(_lit(kind_of[d]) for d in every) + "]"
     return f"coalesce({kinds}[list_position({labels}, {label})], '')"
