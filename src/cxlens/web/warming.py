@@ -48,8 +48,8 @@ class WarmSettings:
     """``[dashboard] warm_*`` of ``cxlens.toml``."""
 
     min_seconds: float = 300.0
-    max_wal_mb: float = 64.0
-    max_defer_seconds: float = 900.0
+    max_wal_mb: float = 256.0
+    max_defer_seconds: float = 300.0
     memory_limit: str = "512MB"
     threads: int = 1
 
