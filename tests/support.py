@@ -7,14 +7,29 @@ import json
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from cxlens.model.events import FILE_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def browser_api() -> ModuleType:
+    """Playwright's sync API for a browser test module, or skip the module with the
+    command that installs what is missing (Debian's chromium, the dev extra)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("browser tests need Debian's chromium: apt-get install -y chromium "
+                    "(python3 dev.py test installs it when run as root)", allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api",
+                               reason="browser tests need playwright: pip install -e '.[dev]'")
 
 
 def ts(text: str) -> datetime:

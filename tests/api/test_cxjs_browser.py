@@ -9,24 +9,18 @@ import functools
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from collector_server import Live
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from support import BROWSER_ARGS as ARGS
+from support import CHROMIUM, browser_api
 
 pytestmark = [pytest.mark.xdist_group("browser")]
 
-if not Path(CHROMIUM).exists():
-    pytest.skip("browser tests need Debian's chromium: apt-get install -y chromium "
-                "(python3 dev.py test installs it when run as root)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="browser tests need playwright: pip install -e '.[dev]'")
+sync_api = browser_api()
 
 PAGE = """<!doctype html>
 <html lang="de"><head><meta charset="utf-8"><title>Wanderschuhe</title></head>

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from web.web_support import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, serving
+from support import BROWSER_ARGS as ARGS
+from support import CHROMIUM, browser_api
+from web.web_support import ARTIFACTS, PASSWORD, serving
 
 pytestmark = [pytest.mark.xdist_group("browser")]
 
@@ -23,11 +25,7 @@ PAGES = {"overview": "/", "journey": "/journey", "funnels": "/funnels", "paths":
          "graph": "/graph", "retention": "/retention", "profiles": "/profiles?q=u-",
          "data": "/data", "personas": "/personas", "persona-journey": "/journey?persona=0"}
 
-if not Path(CHROMIUM).exists():
-    pytest.skip("browser tests need Debian's chromium: apt-get install -y chromium "
-                "(python3 dev.py test installs it when run as root)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="browser tests need playwright: pip install -e '.[dev]'")
+sync_api = browser_api()
 
 
 @pytest.fixture(scope="module")

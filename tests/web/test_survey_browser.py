@@ -23,18 +23,16 @@ from cxlens.store.workspace import Workspace
 from cxlens.surveys.definitions import survey_from_dict
 from cxlens.surveys.store import save_survey
 from cxlens.web.auth import add_user
-from web.web_support import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, serving
+from support import BROWSER_ARGS as ARGS
+from support import CHROMIUM, browser_api
+from web.web_support import ARTIFACTS, PASSWORD, serving
 
 pytestmark = [pytest.mark.xdist_group("browser")]
 
 TOUCHPOINT = "kasse-online"
 VERBATIM = "Die Bezahlung war umständlich und die Seite sehr langsam"
 
-if not Path(CHROMIUM).exists():
-    pytest.skip("browser tests need Debian's chromium: apt-get install -y chromium "
-                "(python3 dev.py test installs it when run as root)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="browser tests need playwright: pip install -e '.[dev]'")
+sync_api = browser_api()
 
 SHOP_PAGE = """<!doctype html>
 <html lang="de"><head><meta charset="utf-8"><title>Danke für Ihre Bestellung</title></head>
