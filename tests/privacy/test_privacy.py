@@ -23,6 +23,7 @@ from cxlens.privacy.export import export
 from cxlens.privacy.retention import retention
 from cxlens.privacy.settings import pseudonymise
 from cxlens.simulate import simulate
+from cxlens.store import retired
 from cxlens.store.workspace import Workspace
 from support import count, journeys
 
@@ -126,6 +127,25 @@ def test_erasure_leaves_no_trace_of_the_person_in_any_file(tmp_path: Path) -> No
     persons = ws.query(lambda r: with_person(ws, r, "shop").aggregate("count(DISTINCT person_id)").fetchall(),
                        "shop")
     assert persons[0][0] > 0
+
+
+def test_erasure_reaches_files_a_merge_retired_that_a_reader_still_holds(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    (ws.root / "cxlens.toml").write_text((ws.root / "cxlens.toml").read_text() + "\n[store]\nmerge_fanin = 2\n")
+    ws = Workspace.open(ws.root)
+    ws.append(journeys({"lena.sommer@example.de": [{"at": "2024-05-01 10:00", "event": "Home"}],
+                        "other": [{"at": "2024-05-01 11:00", "event": "Home"}]}), source="test")
+    listed = ws.events()  # a reader listed the file that holds Lena ...
+    ws.append(journeys({"third": [{"at": "2024-05-01 12:00", "event": "Home"}]}), source="test")
+    held = retired.listed(ws.catalog)  # ... and a merge retired it
+    assert held and _names_in_workspace(ws.root, ["lena.sommer"])
+
+    res = erase(ws, None, "lena.sommer@example.de")
+
+    assert res.leftovers == [] and _names_in_workspace(ws.root, ["lena.sommer"]) == []
+    assert all((ws.root / f.path).exists() for f in held)  # rewritten in place, still readable
+    assert sorted(r[0] for r in listed.select("user_id").fetchall()) == ["other"]
+    assert sorted(r[0] for r in ws.events().select("user_id").fetchall()) == ["other", "third"]
 
 
 def test_retention_deletes_whole_days_before_the_cutoff(ws: Workspace) -> None:

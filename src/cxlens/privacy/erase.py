@@ -5,8 +5,10 @@ ids, e-mail addresses, other declared ids, the person_id) in any text column, in
 every Parquet file under the workspace: events, identities, the id map, profiles,
 accounts rows naming them, feedback, ground truth and derived results. A Parquet file
 with such rows is rewritten without them under ``_tmp``, fsynced and swapped in: files
-the catalog lists are swapped in one catalog transaction (as compaction does), other
-files by an atomic rename. Running collectors are asked first (``wal_erasure``): their
+the catalog lists are swapped in one catalog transaction (as compaction does) and the
+old ones deleted at once, other files by an atomic rename; that includes the files merges
+retired and keep on disk for readers during their grace (store/retired.py), so no
+grace-period file keeps the person. Running collectors are asked first (``wal_erasure``): their
 WAL drainers drop the person's rows before appending and confirm; segments of dead
 collectors are rewritten record by record through the WAL's own reader and encoder;
 other text files lose the lines that name the person. Everything after the

@@ -3,7 +3,8 @@ about a person who has nothing left.
 
 Events are partitioned by UTC date, so retention retires whole day partitions (every
 event of a day older than the cut-off) in one catalog transaction and then deletes
-the files; readers of an older snapshot retry (``Workspace.query``). Feedback rows
+the files, and those of the files merges retired from these days, grace or not
+(store/retired.py); readers of an older snapshot retry (``Workspace.query``). Feedback rows
 (``tables/feedback``) dated before the cut-off are removed by rewriting their files
 (temp file, fsync, rename).
 
@@ -33,7 +34,7 @@ from cxlens.errors import ConfigError
 from cxlens.identity import idmap, store
 from cxlens.identity import links as linkstore
 from cxlens.privacy.settings import privacy_settings
-from cxlens.store import eventindex
+from cxlens.store import eventindex, retired
 from cxlens.store.workspace import Workspace, _fsync_dir, _fsync_file, _sql_list
 
 PROFILES = "profiles"
@@ -162,6 +163,9 @@ def retention(ws: Workspace, project: str | None = None, days: int | None = None
             with contextlib.suppress(OSError):  # the day directory may hold other files
                 path.parent.rmdir()
         eventindex.drop_runs(ws.root, [f.path for f in old])
+        # what merges retired from those days goes too, grace or not (store/retired.py)
+        retired.delete(ws.root, ws.catalog, [
+            f for f in retired.listed(ws.catalog, "events") if f.project == project and f.part < cutoff])
         feedback = _expire_feedback(ws, project, dt.datetime(cut.year, cut.month, cut.day, tzinfo=dt.UTC))
         persons, ids, links = _forget_persons(ws, project)
         had_profiles = bool(store.live(ws, PROFILES, project))

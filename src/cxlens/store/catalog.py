@@ -17,6 +17,16 @@ from pathlib import Path
 
 FORMAT_VERSION = 1
 
+#: files a merge or compaction replaced, kept on disk for readers that listed them
+#: (store/retired.py); a file is in ``files`` or here, never both
+RETIRED_TABLE = """CREATE TABLE IF NOT EXISTS retired (
+    path TEXT PRIMARY KEY,
+    tbl TEXT NOT NULL,
+    project TEXT NOT NULL,
+    part TEXT NOT NULL,
+    retired_at REAL NOT NULL
+)"""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS projects (
@@ -38,6 +48,7 @@ CREATE TABLE IF NOT EXISTS files (
     sorted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS files_tbl_project ON files (tbl, project, part);
+""" + RETIRED_TABLE + """;
 CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,             -- import, collector, compact, erase, ...

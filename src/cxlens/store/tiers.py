@@ -10,7 +10,8 @@ tier it climbs, O(log n) amortised. Sorting by (person, timestamp) stays with
 ``cxlens compact``; its sorted files are left alone here.
 
 A merge is atomic like any write: the merged file and its index run are written and
-fsynced first, then one catalog commit swaps it for its inputs.
+fsynced first, then one catalog commit swaps it for its inputs, which stay on disk for
+the readers that listed them until their grace is over (store/retired.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cxlens.store import eventindex
+from cxlens.store import eventindex, retired
 from cxlens.store.catalog import FileEntry
 from cxlens.store.partitions import BATCH_ROWS
 
@@ -114,7 +114,8 @@ def _merge(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str, part: st
     _fsync_dir(dest.parent)
     now = time.time()
     with ws.catalog.transaction() as db:
-        db.executemany("DELETE FROM files WHERE path = ?", [(f.path,) for f in group])
+        # the inputs stay on disk for readers that listed them (store/retired.py)
+        retired.retire(db, [f.path for f in group], now)
         db.execute(
             "INSERT INTO files (path, tbl, project, part, rows, bytes, batch_id, created_at, sorted)"
             " VALUES (?, 'events', ?, ?, ?, ?, ?, ?, 0)",
@@ -122,8 +123,6 @@ def _merge(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str, part: st
         db.execute(
             "UPDATE batches SET finished_at = ?, rows_in = ?, inserted = ?, detail = ? WHERE id = ?",
             (time.time(), rows, rows, f'{{"files": {len(group)}, "partition": "{part}"}}', batch_id))
-    for f in group:
-        Path(ws.root / f.path).unlink(missing_ok=True)
     eventindex.drop_runs(ws.root, [f.path for f in group])
 
 

@@ -14,7 +14,8 @@ partition directories and then committed to the catalog in one transaction. Read
 inside cxlens list files from the catalog, so a batch appears all at once. A crash
 before the commit leaves files that the catalog does not know; the next writer
 deletes them (they were never acknowledged). Files are never modified in place:
-compaction writes new files and retires old ones in one commit.
+compaction writes new files and retires old ones in one commit; retired files stay on
+disk for a grace period so that readers that listed them can finish (store/retired.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from cxlens.errors import CxError, WorkspaceError, WorkspaceNotFound
 from cxlens.ingest.channels import CHANNEL_INPUT_COLUMNS
 from cxlens.ingest.normalize import check_project, check_source, normalize_sql
 from cxlens.model.events import EVENTS_SCHEMA, FILE_COLUMNS, FILE_SCHEMA
-from cxlens.store import eventindex, tiers
+from cxlens.store import eventindex, retired, tiers
 from cxlens.store.catalog import Catalog, FileEntry
 from cxlens.store.locking import writer_lock
 from cxlens.store.partitions import BATCH_ROWS, WrittenFile, write_partitioned
@@ -290,14 +291,15 @@ class Workspace:
 
     def _recover(self) -> None:
         """Remove what a crashed writer left: unacknowledged files, their index runs and
-        temp files."""
-        known = {f.path for f in self.catalog.live_files("events")}
+        temp files. Retired files are known too: readers may still be reading them."""
+        live = {f.path for f in self.catalog.live_files("events")}
+        known = live | {f.path for f in retired.listed(self.catalog, "events")}
         events_dir = self.root / "events"
         for path in events_dir.rglob("*.parquet"):
             rel = path.relative_to(self.root).as_posix()
             if rel not in known:
                 path.unlink(missing_ok=True)
-        eventindex.collect_garbage(self.root, known)
+        eventindex.collect_garbage(self.root, live)
         tmp = self.root / "_tmp"
         if tmp.exists():
             for child in tmp.iterdir():
@@ -344,7 +346,13 @@ class Workspace:
                 # files without re-sorting it (store/tiers.py)
                 fanin = int(self.config.get("store", {}).get("merge_fanin", tiers.DEFAULT_FANIN))
                 tiers.merge_partitions(self, self.con, set(result.parts), max(fanin, 2))
+            self._purge_retired()
             return result
+
+    def _purge_retired(self) -> None:
+        """Delete the files merges and compactions retired longer ago than the grace
+        (store/retired.py); the writer lock is held."""
+        retired.purge(self.root, self.catalog, retired.grace_seconds(self.config))
 
     def _append_with(
         self,
@@ -504,8 +512,8 @@ class Workspace:
 
         Readers keep working. All merged files are written under ``_tmp`` first, then
         renamed into place and swapped for the old ones in a single catalog commit, so a
-        reader sees either the old or the new set, never a mix; a cxlens reader whose
-        snapshot named a retired file simply reads again (``Workspace.query``).
+        reader sees either the old or the new set, never a mix; the old files stay on disk
+        for readers that listed them (store/retired.py).
         """
         with self.writing(), self._con_lock:
             return self._compact_locked(project, min_files=min_files)
@@ -552,7 +560,7 @@ class Workspace:
         now = time.time()
         with self.catalog.transaction() as db:
             for files, _, dest, n in done:
-                db.executemany("DELETE FROM files WHERE path = ?", [(f.path,) for f in files])
+                retired.retire(db, [f.path for f in files], now)
                 db.execute(
                     "INSERT INTO files (path, tbl, project, part, rows, bytes, batch_id,"
                     " created_at, sorted) VALUES (?, 'events', ?, ?, ?, ?, ?, ?, 1)",
@@ -566,20 +574,20 @@ class Workspace:
                 (time.time(), rows, rows, f'{{"partitions": {len(done)}}}', batch_id),
             )
         for files, *_ in done:
-            for f in files:
-                (self.root / f.path).unlink(missing_ok=True)
             # the sorted file's run is built by the next append into its day, if any
             eventindex.drop_runs(self.root, [f.path for f in files])
+        self._purge_retired()
         return CompactResult(
             len(done), sum(len(files) for files, *_ in done), len(done), sum(n for *_, n in done)
         )
 
 
 def read_retrying(read: Callable[[], T], attempts: int = 5) -> T:
-    """Run ``read``, which lists the live files itself; run it again when a merge or a
-    compaction retired one of them between its listing and its reading (DuckDB then
-    fails to open the vanished file). Merges run while the collector appends, so any
-    reader of a busy day meets this now and then. ``read`` must be free of side effects."""
+    """Run ``read``, which lists the live files itself; run it again when one of them was
+    deleted between its listing and its reading (DuckDB then fails to open the vanished
+    file). Files merges and compactions retire stay readable for a grace period
+    (store/retired.py), so this takes a reader slower than the grace, or one that met an
+    erasure. ``read`` must be free of side effects."""
     for attempt in range(attempts):
         try:
             return read()
