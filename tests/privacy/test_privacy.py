@@ -135,17 +135,18 @@ def test_erasure_reaches_files_a_merge_retired_that_a_reader_still_holds(tmp_pat
     ws = Workspace.open(ws.root)
     ws.append(journeys({"lena.sommer@example.de": [{"at": "2024-05-01 10:00", "event": "Home"}],
                         "other": [{"at": "2024-05-01 11:00", "event": "Home"}]}), source="test")
-    listed = ws.events()  # a reader listed the file that holds Lena ...
-    ws.append(journeys({"third": [{"at": "2024-05-01 12:00", "event": "Home"}]}), source="test")
-    held = retired.listed(ws.catalog)  # ... and a merge retired it
-    assert held and _names_in_workspace(ws.root, ["lena.sommer"])
+    with ws.reading():
+        listed = ws.events()  # a reader listed the file that holds Lena ...
+        ws.append(journeys({"third": [{"at": "2024-05-01 12:00", "event": "Home"}]}), source="test")
+        held = retired.listed(ws.catalog)  # ... and a merge retired it
+        assert held and _names_in_workspace(ws.root, ["lena.sommer"])
 
-    res = erase(ws, None, "lena.sommer@example.de")
+        res = erase(ws, None, "lena.sommer@example.de")
 
-    assert res.leftovers == [] and _names_in_workspace(ws.root, ["lena.sommer"]) == []
-    assert all((ws.root / f.path).exists() for f in held)  # rewritten in place, still readable
-    assert sorted(r[0] for r in listed.select("user_id").fetchall()) == ["other"]
-    assert sorted(r[0] for r in ws.events().select("user_id").fetchall()) == ["other", "third"]
+        assert res.leftovers == [] and _names_in_workspace(ws.root, ["lena.sommer"]) == []
+        assert all((ws.root / f.path).exists() for f in held)  # rewritten in place, still readable
+        assert sorted(r[0] for r in listed.select("user_id").fetchall()) == ["other"]
+        assert sorted(r[0] for r in ws.events().select("user_id").fetchall()) == ["other", "third"]
 
 
 def test_retention_deletes_whole_days_before_the_cutoff(ws: Workspace) -> None:

@@ -53,8 +53,8 @@ def test_writer_killed_mid_append_keeps_every_acknowledged_batch(
     # the next writer removes what the killed one left, and the directory is clean again
     reopened.append(pa_one(), source="test")
     on_disk = sorted(p.relative_to(ws.root).as_posix() for p in (ws.root / "events").rglob("*.parquet"))
-    kept = {f.path for f in retired.listed(reopened.catalog)}  # merged away, in their grace
-    assert on_disk == sorted({f.path for f in reopened.event_files()} | kept)
+    assert not retired.listed(reopened.catalog)  # no reader held a lease: merged-away files went
+    assert on_disk == sorted(f.path for f in reopened.event_files())
     assert not any((ws.root / "_tmp").glob("batch-*"))
     # the event-id index matches the data exactly: a run for every live file, none other
     runs = {p.relative_to(ws.root / "index").with_suffix(".parquet").as_posix()
@@ -109,13 +109,10 @@ def test_compaction_while_another_process_reads_never_changes_what_it_sees(ws: W
 
 def test_a_read_whose_listed_files_were_deleted_reads_the_merged_file(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
-    (ws.root / "cxlens.toml").write_text(
-        (ws.root / "cxlens.toml").read_text() + "\n[store]\nretired_grace_minutes = 0\n")
-    ws = Workspace.open(ws.root)
     for i in range(3):
         ws.append(numbered_events(1_000, start=i * 1_000), source="test")
     listed_before = [str(ws.root / f.path) for f in ws.event_files()]
-    ws.compact()  # retires the listed files and, with no grace, deletes them
+    ws.compact()  # retires the listed files and, with no reader's lease, deletes them
     lists: list[list[str]] = []
 
     def read() -> int:

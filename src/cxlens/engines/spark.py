@@ -3,8 +3,8 @@
 The workspace's files are plain Hive-partitioned Parquet, so Spark reads them without
 any conversion. ``read_events`` reads the catalog's snapshot of live files (the same
 snapshot DuckDB readers use); ``spark.read.parquet(<ws>/events)`` works too whenever
-no writer is committing at that moment and no retired file is in its grace period
-(store/retired.py; ``retired_grace_minutes = 0`` deletes them at once).
+no writer is committing at that moment and no cxlens reader keeps files a merge retired
+(store/retired.py).
 """
 
 from __future__ import annotations

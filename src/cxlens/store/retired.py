@@ -1,15 +1,24 @@
-"""Files a merge or a compaction replaced stay readable for a grace period.
+"""Files a merge or a compaction replaced stay readable for the readers that listed them.
 
 A reader lists the live files in the catalog and opens them later: a dashboard page's
-connection lists once and runs a dozen queries on it, a notebook keeps a relation. When
-merges deleted the files they replaced at once, such a reader failed on a vanished file
-whenever a merge came in between, and under a collector's steady appends it could fail
-every retry (a 10-minute soak's dashboard warming did, twice). So, as Delta Lake's
-VACUUM retention and Iceberg's snapshot expiry do, a merge or compaction *retires* its
-inputs: the catalog commit that makes the new file live moves them from ``files`` (no new
-listing sees them) to ``retired`` with the time, and they stay on disk. The writer
-deletes those retired longer ago than the grace (``[store] retired_grace_minutes``,
-default 10) at its next append or compaction.
+connection lists once and runs a dozen queries on it, a report or ``Workspace.query``
+likewise. When merges deleted the files they replaced at once, such a reader failed on a
+vanished file whenever a merge came in between, and under a collector's steady appends
+it could fail every retry (a 10-minute soak's dashboard warming did, twice).
+
+So a merge or compaction *retires* its inputs: the catalog commit that makes the new
+file live moves them from ``files`` (no new listing sees them) to ``retired`` with the
+time. Whether they are deleted at once depends on the readers: a reader holds a shared
+``flock`` on ``<workspace>/.readers.lock`` from before its listing until it is done
+(``reading``; ``read_retrying`` and so ``Workspace.query`` and every dashboard page take
+it). After each commit the writer tries the exclusive lock without waiting: when no
+reader holds the shared one, nobody can have listed the retired files, and they are
+deleted at once, so a plain directory read (``spark.read.parquet("<ws>/events")``) sees
+each row once, as before. While readers read, the files stay, and the writer deletes
+them at its first commit with no reader, or once they are older than the grace
+(``[store] retired_grace_minutes``, default 10), whichever comes first; only then can a
+plain directory read count a retired file's rows a second time. This is the lease side
+of what Delta Lake's VACUUM retention and Iceberg's snapshot expiry do by time alone.
 
 Crash safety: a file under ``events/`` is live, retired, or neither (then a crashed
 writer's orphan, which recovery deletes). A purge deletes the file first and forgets it
@@ -22,9 +31,12 @@ deletes the retired files of expired days with the live ones.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -33,9 +45,29 @@ from cxlens.errors import WorkspaceError
 from cxlens.store import eventindex
 from cxlens.store.catalog import RETIRED_TABLE, Catalog
 
-#: long enough for a dashboard page or a long report over a busy day; a collector's merges
-#: retire a few MB/s at most, so this keeps a few GB on disk under full load
+#: the longest a reader delays the deletion: long enough for a dashboard page or a long
+#: report over a busy day; a collector's merges retire a few MB/s at most, so this keeps a
+#: few GB on disk under full load while a reader reads
 DEFAULT_GRACE_MINUTES: Final = 10.0
+
+LEASE_FILE: Final = ".readers.lock"
+
+
+@contextmanager
+def reading(root: Path) -> Iterator[None]:
+    """Hold from before listing the live files until done reading them: files that merges
+    retire meanwhile stay on disk (up to the grace). Best effort on a workspace this
+    process may not write to (no lock file can be made there): then no lease is taken."""
+    try:
+        fd = os.open(root / LEASE_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while a writer deletes (milliseconds)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +131,40 @@ def delete(root: Path, catalog: Catalog, files: list[RetiredFile]) -> None:
 
 
 def purge(root: Path, catalog: Catalog, grace: float, now: float | None = None) -> int:
-    """Delete the files retired more than ``grace`` seconds ago; returns how many. Call
-    with the writer lock held."""
-    cutoff = (time.time() if now is None else now) - grace
+    """Delete retired files: all of them when no reader holds a lease (``reading``),
+    else those retired more than ``grace`` seconds ago; returns how many. Call with the
+    writer lock held."""
     try:
-        rows = catalog.execute(
-            "SELECT path, tbl, project, part, retired_at FROM retired WHERE retired_at <= ?",
-            (cutoff,)).fetchall()
+        rows = catalog.execute("SELECT path, tbl, project, part, retired_at FROM retired").fetchall()
     except sqlite3.OperationalError:
         return 0
-    due = [RetiredFile(str(p), str(t), str(pr), str(part), float(at)) for p, t, pr, part, at in rows]
+    if not rows:
+        return 0
+    files = [RetiredFile(str(p), str(t), str(pr), str(part), float(at)) for p, t, pr, part, at in rows]
+    held = _exclusive(root)
+    try:
+        if held is not None:  # no reader now: none can have listed these files
+            delete(root, catalog, files)
+            return len(files)
+    finally:
+        if held is not None:
+            os.close(held)
+    cutoff = (time.time() if now is None else now) - grace
+    due = [f for f in files if f.retired_at <= cutoff]
     delete(root, catalog, due)
     return len(due)
+
+
+def _exclusive(root: Path) -> int | None:
+    """The lease file's descriptor with the exclusive lock (readers that start meanwhile
+    wait on their shared lock until it is closed), or None while a reader reads."""
+    try:
+        fd = os.open(root / LEASE_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

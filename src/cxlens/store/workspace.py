@@ -15,7 +15,7 @@ inside cxlens list files from the catalog, so a batch appears all at once. A cra
 before the commit leaves files that the catalog does not know; the next writer
 deletes them (they were never acknowledged). Files are never modified in place:
 compaction writes new files and retires old ones in one commit; retired files stay on
-disk for a grace period so that readers that listed them can finish (store/retired.py).
+disk while readers that may have listed them read (store/retired.py).
 """
 
 from __future__ import annotations
@@ -266,9 +266,15 @@ class Workspace:
         )
 
     def query(self, fn: Callable[[duckdb.DuckDBPyRelation], T], project: str | None = None) -> T:
-        """Run ``fn`` over a fresh snapshot of the events; read again if compaction retired
-        a file between the snapshot and the read (``fn`` must be free of side effects)."""
-        return read_retrying(lambda: fn(self._events_relation(self.con, project)))
+        """Run ``fn`` over a fresh snapshot of the events, holding a reader's lease (files
+        merges retire meanwhile stay; ``fn`` must be free of side effects)."""
+        return read_retrying(lambda: fn(self._events_relation(self.con, project)), self.root)
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Hold while you read relations from ``events()`` or files from ``event_files()``
+        that you listed inside it: files merges and compactions retire meanwhile stay on
+        disk until you leave (at most ``[store] retired_grace_minutes``)."""
+        return retired.reading(self.root)
 
     # -- writing -------------------------------------------------------------------
     @contextmanager
@@ -350,8 +356,8 @@ class Workspace:
             return result
 
     def _purge_retired(self) -> None:
-        """Delete the files merges and compactions retired longer ago than the grace
-        (store/retired.py); the writer lock is held."""
+        """Delete the files merges and compactions retired, unless a reader may still
+        read them (store/retired.py); the writer lock is held."""
         retired.purge(self.root, self.catalog, retired.grace_seconds(self.config))
 
     def _append_with(
@@ -582,15 +588,16 @@ class Workspace:
         )
 
 
-def read_retrying(read: Callable[[], T], attempts: int = 5) -> T:
-    """Run ``read``, which lists the live files itself; run it again when one of them was
-    deleted between its listing and its reading (DuckDB then fails to open the vanished
-    file). Files merges and compactions retire stay readable for a grace period
-    (store/retired.py), so this takes a reader slower than the grace, or one that met an
-    erasure. ``read`` must be free of side effects."""
+def read_retrying(read: Callable[[], T], root: Path | None = None, attempts: int = 5) -> T:
+    """Run ``read``, which lists the live files itself, holding a reader's lease on the
+    workspace at ``root`` (store/retired.py: files merges and compactions retire meanwhile
+    stay on disk); run it again when a file was deleted between its listing and its
+    reading all the same (DuckDB then fails to open it): after an erasure, or for a reader
+    slower than the grace. ``read`` must be free of side effects."""
     for attempt in range(attempts):
         try:
-            return read()
+            with retired.reading(root) if root is not None else contextlib.nullcontext():
+                return read()
         except duckdb.IOException:
             if attempt == attempts - 1:
                 raise

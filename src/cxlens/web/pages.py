@@ -63,8 +63,9 @@ class Forbidden(Exception):
 class ResultCache:
     """A small LRU of computed page parts, keyed by page, project, snapshot and inputs."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 64, root: Path | None = None) -> None:
         self.size = size
+        self.root = root  # the workspace: computations hold a reader's lease on it
         self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -73,9 +74,9 @@ class ResultCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        # a page lists the files when it connects: a fresh connection on a retry sees
-        # the merged file instead of the ones a collector's merge retired meanwhile
-        value = read_retrying(make)
+        # a page lists the files when it connects and reads them for a while: the lease
+        # keeps what a collector's merge retires meanwhile (store/retired.py)
+        value = read_retrying(make, self.root)
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.size:
@@ -93,6 +94,10 @@ class Web:
     env: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
         trim_blocks=True, lstrip_blocks=True))
+
+    def __post_init__(self) -> None:
+        if self.cache.root is None:
+            self.cache.root = self.root
 
 
 @dataclass
