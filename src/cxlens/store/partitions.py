@@ -36,8 +36,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-#: rows per Arrow batch pulled from DuckDB
-BATCH_ROWS: Final = 131_072
+#: Rows per Arrow batch pulled from DuckDB. DuckDB grows each string column's Arrow
+#: buffer by doubling (realloc) and glibc serves a block above 32 MB with a fresh mmap:
+#: at 131,072 rows the ~200-byte context text needed one, so every batch's strings were
+#: copied into new pages (page faults, zeroing) and munmapped again. At 32,768 rows the
+#: buffers stay in malloc's heap and are reused: a 10M-event import made 0.47M instead
+#: of 1.0M page faults and cost ~0.9 CPU-s less (11.4 -> 10.5), with ~60 % of the memory.
+BATCH_ROWS: Final = 32_768
 #: rows per Parquet row group (DuckDB's own default is 122,880)
 ROW_GROUP_ROWS: Final = 262_144
 #: rows held back across all partitions before the biggest buffer is written out
@@ -51,6 +56,13 @@ _QUEUE_DEPTH: Final = 4
 NO_DICTIONARY: Final = frozenset({"event_id", "timestamp"})
 #: Long JSON text nobody filters on by min/max: computing its statistics only costs.
 NO_STATISTICS: Final = frozenset({"properties", "context"})
+#: Largest dictionary page per column chunk. At Parquet's default (1 MB) the context
+#: text of a day (~50k distinct values of ~200 bytes) overflowed the dictionary, so the
+#: writer hashed the first rows, then fell back to plain pages and compressed the whole
+#: text. With room for the day's values it stays dictionary-encoded: 28 % smaller files
+#: and ~6 % less encoding CPU (2M normalised events: 0.68 -> 0.64 CPU-s). Spark and DuckDB
+#: read dictionary pages of any size.
+DICTIONARY_PAGE_BYTES: Final = 8 << 20
 #: a day with at least this many rows waiting is written out as soon as a batch of
 #: time-ordered input no longer reaches it (smaller remainders wait for the end)
 COLD_FLUSH_ROWS: Final = 4_096
@@ -177,14 +189,15 @@ class PartitionWriter:
         table = pa.concat_tables(part.pending)
         if self.carry is not None:
             # a copy: a slice would keep DuckDB's whole exported batch (every column) alive
-            part.file.carried.append(table.column(self.carry).to_numpy().copy())
+            part.file.carried.append(_uint64_copy(table.column(self.carry)))
             table = table.drop_columns([self.carry])
         if part.writer is None:
             part.file.path.parent.mkdir(parents=True, exist_ok=True)
             part.writer = pq.ParquetWriter(
                 part.file.path, table.schema, compression=self.compression,
                 use_dictionary=[c for c in self.columns if c not in NO_DICTIONARY],
-                write_statistics=[c for c in self.columns if c not in NO_STATISTICS])
+                write_statistics=[c for c in self.columns if c not in NO_STATISTICS],
+                dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES)
         part.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         start_writeback(part.file.path)
         part.file.rows += table.num_rows
@@ -205,6 +218,21 @@ class PartitionWriter:
             if part.writer is not None:
                 part.writer.close()
                 part.writer = None
+
+
+def _uint64_copy(values: pa.ChunkedArray) -> np.ndarray[Any, Any]:
+    """A numpy copy of a UINT64 column without nulls. ``ChunkedArray.to_numpy`` goes
+    through pyarrow's pandas conversion and imports pandas (~0.2 CPU-s, the only import
+    of pandas in an import)."""
+    if values.type != pa.uint64() or values.null_count:
+        return np.array(values.to_numpy())
+    out = np.empty(len(values), np.uint64)
+    pos = 0
+    for chunk in values.chunks:
+        n = len(chunk)
+        out[pos:pos + n] = np.frombuffer(chunk.buffers()[1], np.uint64, n, chunk.offset * 8)
+        pos += n
+    return out
 
 
 def _constant(values: pa.ChunkedArray) -> bool:
