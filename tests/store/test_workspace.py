@@ -89,6 +89,21 @@ def test_events_are_partitioned_by_project_and_utc_date(ws: Workspace) -> None:
     assert entry.path.startswith("events/project=web/date=2024-05-02/")
 
 
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/Los_Angeles"])
+def test_the_partition_is_the_utc_date_whatever_the_machines_time_zone(
+    ws: Workspace, zone: str
+) -> None:
+    # DuckDB takes its session time zone from the machine (TZ); the partition must not
+    ws.con.execute("SET TimeZone = ?", [zone]).fetchall()
+    people = {"c": [{"at": "2024-05-01T23:30:00Z", "event": "Late"},
+                    {"at": "2024-05-02T00:30:00Z", "event": "Early"},
+                    {"at": "1969-12-31T23:59:59.999999Z", "event": "Before the epoch"},
+                    {"at": "1970-01-01T00:00:00Z", "event": "The epoch"}]}
+    ws.append(journeys(people), source="test", project="web")
+    days = sorted(e.part for e in ws.event_files())
+    assert days == ["1969-12-31", "1970-01-01", "2024-05-01", "2024-05-02"]
+
+
 def test_compaction_merges_files_and_sorts_by_person_then_time(ws: Workspace) -> None:
     for start in range(0, 300, 100):
         ws.append(numbered_events(100, start=start, day_mod=1), source="test")

@@ -57,6 +57,16 @@ CATALOG_NAME = "catalog.sqlite"
 _HASH_COLUMN = "__cx_event_hash"
 #: files fsynced at once when an append installs its files
 _FSYNC_THREADS = 8
+#: The partition: the UTC day of ``timestamp``, by floor division of its epoch
+#: microseconds. ``CAST(timestamp AS DATE)`` converts in the session's time zone, which
+#: DuckDB takes from the machine: on a Berlin laptop an event at 23:30 UTC went into the
+#: next day's partition (the data model says UTC date); and the ICU conversion cost
+#: ~0.4 CPU-s per 10M events, the arithmetic next to nothing.
+_EPOCH_US = "epoch_us(timestamp)"
+_UTC_DATE_SQL = (
+    f"DATE '1970-01-01' + CAST(CASE WHEN {_EPOCH_US} >= 0 THEN {_EPOCH_US} // 86400000000"
+    f" ELSE -((-{_EPOCH_US} - 1) // 86400000000) - 1 END AS INTEGER)"
+)
 T = TypeVar("T")
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -405,7 +415,7 @@ class Workspace:
         # snappy, the fastest codec to write; merges and compaction write zstd.
         try:
             reader = con.sql(
-                f"SELECT {cols}, project, CAST(timestamp AS DATE) AS date, "
+                f"SELECT {cols}, project, {_UTC_DATE_SQL} AS date, "
                 f"{eventindex.HASH_SQL} AS {_HASH_COLUMN} FROM ("
                 f"SELECT * REPLACE (CASE WHEN timestamp IS NULL THEN error("
                 "'an event has no timestamp; every event needs one') ELSE timestamp END"
