@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from cxlens.ingest.wal import (
     QUARANTINE_AFTER,
     Drainer,
@@ -25,8 +27,8 @@ class Sink:
         self.rows: list[list[Any]] = []
         self.fail_on = fail_on
 
-    def __call__(self, project: str, columns: list[list[Any]]) -> int:
-        rows = [list(r) for r in zip(*columns, strict=True)]
+    def __call__(self, project: str, table: pa.Table) -> int:
+        rows = [list(r) for r in zip(*table.to_pydict().values(), strict=True)]
         if self.fail_on and any(r[0] == self.fail_on for r in rows):
             raise ValueError("poison")
         self.rows.extend(rows)

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from cxlens.api.body import basic_user, decode_body
 from cxlens.api.errors import BatchRejected, InvalidBody, PayloadTooLarge
 from cxlens.api.metrics import Metrics
@@ -39,12 +41,10 @@ from cxlens.ingest.segment import (
     parse_time,
 )
 from cxlens.ingest.wal import (
-    Columns,
     Drainer,
     DrainStats,
     GroupCommit,
     SegmentLog,
-    columns_to_table,
     encode_record,
 )
 from cxlens.store.catalog import Catalog
@@ -168,8 +168,7 @@ class Collector:
                               lambda: float(len(self.wal.closed_segments())),
                               lambda: float(self.drainer.errors))
 
-    def _append(self, project: str, columns: Columns) -> int:
-        table = columns_to_table(columns)
+    def _append(self, project: str, table: pa.Table) -> int:
         res = self._ws.append(table, source="collector", project=project, kind="collector")
         # survey answers among them become feedback (never holds up the events)
         after_append(self._ws, project, table)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from cxlens.store import eventindex, retired
 from cxlens.store.catalog import FileEntry
-from cxlens.store.partitions import BATCH_ROWS
+from cxlens.store.partitions import BATCH_ROWS, NO_DICTIONARY, NO_STATISTICS
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,12 +76,18 @@ def _merge(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str, part: st
            group: list[FileEntry], fp: int) -> None:
     from cxlens.store.workspace import _WRITE_SCHEMA, _fsync_dir, _fsync_file
 
+    dictionary = [c for c in _WRITE_SCHEMA.names if c not in NO_DICTIONARY]
+    statistics = [c for c in _WRITE_SCHEMA.names if c not in NO_STATISTICS]
+
     batch_id = ws.catalog.start_batch("merge", "merge", project)
     runs = [run for _, run in eventindex.runs_for(con, ws.root, group, fp)]
     tmp = ws.root / "_tmp" / f"merge-{uuid.uuid4().hex}.parquet"
     offsets, rows = [], 0
     try:
-        with pq.ParquetWriter(tmp, _WRITE_SCHEMA, compression="zstd") as writer:
+        # the append files' encoding rules (store/partitions.py): no dictionary for the
+        # (nearly) unique columns, no statistics for the JSON text
+        with pq.ParquetWriter(tmp, _WRITE_SCHEMA, compression="zstd", use_dictionary=dictionary,
+                              write_statistics=statistics) as writer:
             pending: list[pa.Table] = []
             pending_rows = 0
             for f in group:
@@ -89,7 +95,10 @@ def _merge(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str, part: st
                 pf = pq.ParquetFile(ws.root / f.path)
                 # small reads and row groups of _MERGE_GROUP_ROWS: a merge's memory stays a
                 # few hundred thousand decoded rows, whatever the size of its inputs
-                for batch in pf.iter_batches(batch_size=_READ_ROWS, columns=_WRITE_SCHEMA.names):
+                # one thread: the collector's writer shares the cores with the request path,
+                # and Arrow's decoding threads cost a third more CPU for these small files
+                for batch in pf.iter_batches(batch_size=_READ_ROWS, columns=_WRITE_SCHEMA.names,
+                                             use_threads=False):
                     table = pa.Table.from_batches([batch]).cast(_WRITE_SCHEMA)
                     rows += table.num_rows
                     pending.append(table)
