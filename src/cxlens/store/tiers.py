@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from cxlens.store import eventindex, retired
 from cxlens.store.catalog import FileEntry
-from cxlens.store.partitions import BATCH_ROWS, NO_DICTIONARY, NO_STATISTICS
+from cxlens.store.partitions import NO_DICTIONARY, NO_STATISTICS
 
 if TYPE_CHECKING:
     import duckdb
@@ -39,7 +39,8 @@ BASE_ROWS: Final = 1_024
 #: 50k-event appends, ~1.2 CPU-µs per row each), a day keeps under 8 files per tier
 DEFAULT_FANIN: Final = 8
 _READ_ROWS: Final = 32_768
-_MERGE_GROUP_ROWS: Final = BATCH_ROWS
+#: row groups of merged files (appends pull smaller batches from DuckDB, see BATCH_ROWS)
+_MERGE_GROUP_ROWS: Final = 131_072
 
 
 def tier(rows: int, fanin: int, base: int = BASE_ROWS) -> int:
