@@ -563,3 +563,43 @@ revenue = { column = "order.total", when_event = ["Bought"] }
     with pytest.raises(MappingError, match=r"'ordr\.total' is not in late\.jsonl"):  # a typo still is
         import_file(ws, file, format="jsonl", mapping=write_mapping(
             tmp_path / "m2.toml", mapping.read_text().replace("order.total", "ordr.total")))
+
+
+def test_rows_that_differ_only_in_amount_session_or_page_are_distinct_events_and_reimport_adds_none(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # REES46 has two views of one product by one user in the same second, in two sessions;
+    # the derived id digested neither the session, the revenue nor the context, so each
+    # pair below was stored as one event
+    file = write_text(tmp_path / "same-second.csv", (
+        "ts,uid,ev,amount,url,session\n"
+        "2026-11-01 10:00:00,u1,Order Completed,10.00,https://s.de/a,s1\n"
+        "2026-11-01 10:00:00,u1,Order Completed,25.00,https://s.de/a,s1\n"
+        "2026-11-01 10:00:00,u1,Page Viewed,,https://s.de/a,s1\n"
+        "2026-11-01 10:00:00,u1,Page Viewed,,https://s.de/b,s1\n"
+        "2026-11-01 10:00:00,u1,Product Viewed,,https://s.de/a,s1\n"
+        "2026-11-01 10:00:00,u1,Product Viewed,,https://s.de/a,s2\n"
+        "2026-11-01 10:00:00,u1,Product Viewed,,https://s.de/a,s2\n"
+    ))
+    mapping = write_mapping(tmp_path / "m.toml", """
+[fields]
+timestamp = "ts"
+user_id = "uid"
+event = "ev"
+revenue = "amount"
+session_id = "session"
+[context]
+"page.url" = "url"
+""")
+
+    first = import_file(ws, file, mapping=mapping)
+    again = import_file(ws, file, mapping=mapping)
+
+    # the last row repeats the one before it exactly: that one is a duplicate
+    assert (first.inserted, first.duplicates) == (6, 1)
+    assert (again.inserted, again.duplicates) == (0, 7)
+    stored = events(ws)
+    assert sorted(e["revenue"] for e in stored if e["revenue"] is not None) == [10.0, 25.0]
+    assert sorted(e["context"]["page"]["url"] for e in stored if e["event"] == "Page Viewed") == [
+        "https://s.de/a", "https://s.de/b"]
+    assert sorted(e["session_id"] for e in stored if e["event"] == "Product Viewed") == ["s1", "s2"]

@@ -33,11 +33,16 @@ _DUCK_TYPES: Final = {
 }
 
 #: Derived event id: a digest of what makes an event this event. Re-importing the same
-#: row gives the same id, so the append path drops it as a duplicate.
+#: row gives the same id, so the append path drops it as a duplicate. Session, account,
+#: revenue, currency and context are tagged parts that concat_ws skips when NULL: two
+#: orders of one customer in the same second with different amounts, or two page views
+#: with different URLs, are two events, and an event without any of them keeps the id
+#: it had before they were digested.
 DERIVED_ID_SQL: Final = (
     "md5(concat_ws(chr(31), ?::VARCHAR, {type}, coalesce({event}, ''), "
     "CAST(epoch_us({ts}) AS VARCHAR), coalesce({anon}, ''), coalesce({user}, ''), "
-    "coalesce({props}, '')))"
+    "coalesce({props}, ''), 's=' || {session}, 'a=' || {account}, "
+    "'r=' || CAST({revenue} AS VARCHAR), 'c=' || {currency}, 'x=' || nullif({context}, '{{}}')))"
 )
 
 
@@ -130,7 +135,8 @@ def normalize_sql(columns: set[str], relation: str, *, per_value: bool = False) 
 
     derived = DERIVED_ID_SQL.format(
         type="type", event="event", ts="timestamp", anon="anonymous_id", user="user_id",
-        props="properties",
+        props="properties", session="session_id", account="account_id", revenue="revenue",
+        currency="currency", context="context",
     )
     select = {
         "event_id": "event_id",
