@@ -72,3 +72,35 @@ def test_orders_without_a_recognisable_amount_column_ask_for_a_mapping(
 
     with pytest.raises(MappingError, match="which column is the amount"):
         import_file(ws, file, format="orders")
+
+
+def test_an_orders_section_makes_an_orders_import_and_its_fields_override_the_generated_ones(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # docs/importing.md: "A [fields] section next to [orders] overrides any of the generated
+    # fields"; such a mapping was refused ("section 'fields' needs event"), and one without
+    # format = "orders" was read as a plain CSV mapping ("needs timestamp")
+    file = write_csv(tmp_path / "invoices.csv", ORDERS, person_col="CustomerID")
+    mapping = write_mapping(tmp_path / "m.toml", """
+[orders]
+currency = "GBP"
+[fields]
+timestamp = { column = "InvoiceDate", timezone = "Europe/London" }
+""")
+
+    report = import_file(ws, file, mapping=mapping)
+
+    assert (report.format, report.inserted) == ("orders", 3)
+    assert {e["currency"] for e in events(ws)} == {"GBP"}
+    assert journeys_of(ws)["17850"] == ["Order Completed", "Order Refunded"]
+
+
+def test_fields_that_only_override_still_have_their_own_rules_checked(tmp_path: Path) -> None:
+    from cxlens.ingest.mapping import load_mapping
+
+    with pytest.raises(MappingError, match=r"format/timezone belong to fields\.timestamp"):
+        load_mapping(write_mapping(tmp_path / "m.toml", """
+[orders]
+[fields]
+user_id = { column = "CustomerID", timezone = "Europe/London" }
+"""))

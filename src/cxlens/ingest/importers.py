@@ -92,8 +92,10 @@ def import_file(
     if not file.is_file():
         raise ImportError_(f"{file} not found; pass the path of an existing file")
     m = load_mapping(mapping) if isinstance(mapping, str | Path) else mapping
-    # --format wins, then the mapping's own format, then the file name
-    fmt = format or (m.format if m is not None else None) or guess_format(file)
+    # --format wins, then the mapping's own format (an [orders] section says orders), then
+    # the file name
+    fmt = (format or (m.format if m is not None else None)
+           or ("orders" if m is not None and "orders" in m.extra else None) or guess_format(file))
     if fmt not in FORMATS:
         raise ImportError_(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     proj = project or ws.default_project

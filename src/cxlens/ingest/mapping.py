@@ -167,7 +167,8 @@ def parse_mapping(data: dict[str, Any], *, where: str = "mapping") -> Mapping:
             )
         fields[name] = parse_field(raw, f"fields.{name}", where)
     if fields:  # XES and orders mappings may have no [fields] at all
-        check_fields(fields, where)
+        # an orders mapping's [fields] only override what [orders] generates
+        check_fields(fields, where, complete=not ("orders" in data or data.get("format") == "orders"))
     context = {
         key: parse_field(raw, f"context.{key}", where)
         for key, raw in _table(data.get("context", {}), "context", where).items()
@@ -257,14 +258,15 @@ def parse_field(raw: Any, name: str, where: str = "mapping") -> FieldSpec:
     )
 
 
-def check_fields(fields: dict[str, FieldSpec], where: str) -> None:
+def check_fields(fields: dict[str, FieldSpec], where: str, *, complete: bool = True) -> None:
+    """``complete``: the fields must make events on their own (not overrides)."""
     ts = fields.get("timestamp")
-    if ts is None:
+    if ts is None and complete:
         raise MappingError(f"{where}: section 'fields' needs timestamp = \"<column>\"; every event needs a time",
                            field="fields.timestamp")
-    if ts.column is None:
+    if ts is not None and ts.column is None:
         raise MappingError(f"{where}: fields.timestamp must name a column", field="fields.timestamp")
-    if "event" not in fields and "type" not in fields:
+    if "event" not in fields and "type" not in fields and complete:
         raise MappingError(
             f"{where}: section 'fields' needs event = \"<column>\" or event = {{ value = \"Name\" }}",
             field="fields.event",
