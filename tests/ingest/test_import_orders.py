@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from importfiles import events, journeys_of, write_csv, write_mapping
 
-from cxlens.errors import MappingError
+from cxlens.errors import ImportError_, MappingError
 from cxlens.ingest.importers import import_file
 from cxlens.store.workspace import Workspace
 
@@ -104,3 +104,64 @@ def test_fields_that_only_override_still_have_their_own_rules_checked(tmp_path: 
 [fields]
 user_id = { column = "CustomerID", timezone = "Europe/London" }
 """))
+
+
+GERMAN_EXCEL = (
+    "Bestellnummer;Kundennummer;Datum;Betrag;Anmerkung\r\n"
+    "10001;K-Müller;23.11.2026 14:05;1.234,50;„Grüße“ \u2013 5 € Rabatt\r\n"
+    "10002;K-Weiß;24.11.2026 09:15;19,99;\"Lieferung; bitte\"\r\n"
+)
+
+
+def test_a_german_excel_export_imports_with_its_encoding_decimal_comma_and_date_format(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # Excel on a German Windows: ';' between fields, cp1252 (with €, „“ and the en dash in
+    # 0x80-0x9F, which DuckDB's latin-1 refuses), decimal commas, day.month.year dates.
+    # The delimiter needs no mapping; the encoding, decimal comma and date format do.
+    folder = tmp_path / "Übersicht Kunden"
+    folder.mkdir()
+    file = folder / "bestellungen.csv"
+    file.write_bytes(GERMAN_EXCEL.encode("cp1252"))
+    mapping = write_mapping(folder / "bestellungen.toml", """
+[csv]
+encoding = "cp1252"
+[orders]
+amount = { column = "Betrag", decimal = "," }
+date = { column = "Datum", format = "%d.%m.%Y %H:%M", timezone = "Europe/Berlin" }
+currency = "EUR"
+""")
+
+    report = import_file(ws, file, mapping=mapping, project="de")
+
+    assert (report.inserted, report.rejected) == (2, 0)
+    first, second = sorted(events(ws, "de"), key=lambda e: e["timestamp"])
+    assert (first["user_id"], first["revenue"], first["currency"]) == ("K-Müller", 1234.5, "EUR")
+    assert first["timestamp"].isoformat() == "2026-11-23T13:05:00+00:00"
+    assert first["properties"]["Anmerkung"] == "„Grüße“ \u2013 5 € Rabatt"
+    assert second["properties"]["Anmerkung"] == "Lieferung; bitte"
+    assert not list((ws.root / "_tmp").glob("import-*"))  # the UTF-8 copy is gone
+
+
+def test_a_file_that_is_not_utf8_is_one_error_naming_the_encoding_to_set(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    file = tmp_path / "bestellungen.csv"
+    file.write_bytes(GERMAN_EXCEL.encode("cp1252"))
+
+    with pytest.raises(ImportError_, match=r"not UTF-8 \(byte 0xFC in line 2\).*encoding = \"cp1252\""):
+        import_file(ws, file, format="orders")
+    assert ws.events().count("*").fetchall() == [(0,)]
+
+
+def test_a_semicolon_file_without_a_mapping_is_read_by_its_delimiter_and_a_decimal_comma_is_named(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    file = tmp_path / "bestellungen.csv"
+    file.write_text("Bestellnummer;Kundennummer;Datum;Betrag\n10001;K-1;2026-11-23 14:05;19,99\n"
+                    "10002;K-2;2026-11-24 09:00;5\n", encoding="utf-8")
+
+    report = import_file(ws, file, format="orders")
+
+    assert (report.inserted, report.rejected) == (1, 1)
+    assert 'set decimal = ","' in report.first_rejects[0]

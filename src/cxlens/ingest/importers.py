@@ -197,25 +197,29 @@ def _import_tabular(
 
         if csv_opts.delimiter == ",":
             csv_opts = replace(csv_opts, delimiter="\t")
-    src = open_source(ws.con, file, kind, csv_opts)
-    if fmt == "orders":
-        m = orders_mapping(m, src.columns)
-    assert m is not None
-    check_fields(m.fields, "mapping")
-    query = build_query(m, src)
-    t0 = time.perf_counter()
-    with _polling(ws, "checking rows", progress):
-        found = find_rejects(ws.con, query)
-        head = list(islice(found, HEAD_REJECTS))
-    check_s = time.perf_counter() - t0
+    src = open_source(ws.con, file, kind, csv_opts, ws.root / "_tmp")
     try:
-        # the write relation is made only after the rejects are read to the end: the check
-        # pass holds the connection until then
-        return _finish(ws, lambda: ws.con.sql(query.write_sql()), file, fmt, proj, src_name,
-                       strict, head, found, check_s, progress,
-                       dictionary_encoded_inputs(ws.con, m, src))
-    except duckdb.Error as exc:
-        raise ImportError_(f"cannot import {file.name}: {str(exc).splitlines()[0]}") from exc
+        if fmt == "orders":
+            m = orders_mapping(m, src.columns)
+        assert m is not None
+        check_fields(m.fields, "mapping")
+        query = build_query(m, src)
+        t0 = time.perf_counter()
+        with _polling(ws, "checking rows", progress):
+            found = find_rejects(ws.con, query)
+            head = list(islice(found, HEAD_REJECTS))
+        check_s = time.perf_counter() - t0
+        try:
+            # the write relation is made only after the rejects are read to the end: the
+            # check pass holds the connection until then
+            return _finish(ws, lambda: ws.con.sql(query.write_sql()), file, fmt, proj, src_name,
+                           strict, head, found, check_s, progress,
+                           dictionary_encoded_inputs(ws.con, m, src))
+        except duckdb.Error as exc:
+            raise ImportError_(f"cannot import {file.name}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        if src.origin is not None:  # the UTF-8 copy of a file in another encoding
+            src.path.unlink(missing_ok=True)
 
 
 def _import_xes(

@@ -79,6 +79,9 @@ class PropertiesSpec:
 @dataclass(frozen=True, slots=True)
 class CsvOptions:
     delimiter: str = ","
+    #: no delimiter was given: take the one of , ; tab | that splits the first line most
+    #: (a German Excel export uses ';')
+    sniff_delimiter: bool = True
     quote: str = '"'
     escape: str = '"'
     header: bool = True
@@ -363,7 +366,8 @@ def _parse_csv(raw: Any, where: str) -> CsvOptions:
         raise MappingError(f"{where}: csv.skip must be a whole number of lines, 0 or more, not {skip!r}",
                            field="csv.skip")
     return CsvOptions(
-        delimiter=delim, quote=quote, escape=escape, header=header, encoding=encoding, skip=skip,
+        delimiter=delim, sniff_delimiter="delimiter" not in table, quote=quote, escape=escape,
+        header=header, encoding=encoding, skip=skip,
     )
 
 

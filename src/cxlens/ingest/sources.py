@@ -8,11 +8,12 @@ touches rows in Python.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Final, cast
 
@@ -26,6 +27,10 @@ from cxlens.ingest.sqlparts import ident, json_path, lit
 _INT_RE: Final = r"-?(0|[1-9][0-9]{0,14})"
 _DEC_RE: Final = r"-?(0|[1-9][0-9]{0,14})\.[0-9]{1,12}"
 _SAMPLE_ROWS: Final = 20_000
+#: delimiters tried on the first line when the mapping names none
+_DELIMITERS: Final = (",", ";", "\t", "|")
+#: how much of a file is checked to be UTF-8 before DuckDB reads it
+_UTF8_CHECK_BYTES: Final = 1 << 20
 
 
 def is_numeric(dtype: str) -> bool:
@@ -61,6 +66,14 @@ class Source:
     #: columns whose sampled values are all numbers: kept as numbers in properties
     numeric: dict[str, str] = field(default_factory=dict)
     rejects_table: str = field(default_factory=lambda: f"__cx_rej_{uuid.uuid4().hex[:10]}")
+    #: the user's file when DuckDB reads a UTF-8 copy of it (``path``, under the
+    #: workspace's _tmp, which the importer deletes)
+    origin: Path | None = None
+
+    @property
+    def file(self) -> Path:
+        """The file as the user named it (for messages)."""
+        return self.origin or self.path
 
     # -- FROM ------------------------------------------------------------------
     def from_sql(self, *, check: bool) -> str:
@@ -159,11 +172,14 @@ class Source:
         return f"concat_ws({lit(d)}, {', '.join(parts)})"
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path, kind: str, csv_opts: CsvOptions) -> Source:
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, kind: str, csv_opts: CsvOptions,
+                tmp_dir: Path | None = None) -> Source:
+    """``tmp_dir``: where a CSV file in another encoding than UTF-8 is copied as UTF-8
+    (the caller deletes ``Source.path`` when ``Source.origin`` is set)."""
     if not path.is_file():
         raise ImportError_(f"{path} not found; pass the path of an existing file")
     if kind == "csv":
-        return _csv_source(con, path, csv_opts)
+        return _csv_source(con, path, csv_opts, tmp_dir)
     if kind == "jsonl":
         return _jsonl_source(path)
     if kind == "parquet":
@@ -178,7 +194,79 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, kind: str, csv_opts:
     raise ImportError_(f"unknown tabular format {kind!r}; use csv, jsonl or parquet")
 
 
-def _csv_source(con: duckdb.DuckDBPyConnection, path: Path, opts: CsvOptions) -> Source:
+def _is_utf8(encoding: str) -> bool:
+    return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+
+
+def _check_utf8(path: Path) -> None:
+    """A file that is not UTF-8 in its first megabyte is one error naming the fix, not
+    every row rejected as 'not utf-8 encoded'."""
+    raw: IO[bytes] = (cast(IO[bytes], gzip.GzipFile(path, "rb")) if is_gzip(path)
+                      else path.open("rb"))
+    with raw:
+        head = raw.read(_UTF8_CHECK_BYTES)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        line = head[:exc.start].count(b"\n") + 1
+        raise ImportError_(
+            f"{path.name} is not UTF-8 (byte 0x{head[exc.start]:02X} in line {line}); a CSV saved "
+            "by Excel on Windows is cp1252: put encoding = \"cp1252\" in the [csv] section of "
+            "the mapping (--mapping)"
+        ) from None
+
+
+def _utf8_copy(path: Path, encoding: str, tmp_dir: Path | None) -> Path:
+    """The file re-encoded as UTF-8 (DuckDB reads only UTF-8, UTF-16 and a Latin-1 that
+    refuses cp1252's 0x80-0x9F: the euro sign, typographic quotes and dashes)."""
+    if tmp_dir is None:
+        raise ImportError_(f"{path.name}: an encoding other than UTF-8 ({encoding}) needs a "
+                           "workspace to copy the file into")
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    out = tmp_dir / f"import-{uuid.uuid4().hex}.csv"
+    with _open_text(path, encoding) as src, out.open("w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+    return out
+
+
+def _sniff_delimiter(path: Path, opts: CsvOptions) -> CsvOptions:
+    with _open_text(path, opts.encoding) as fh:
+        for _ in range(opts.skip):
+            fh.readline()
+        line = fh.readline()
+
+    def width(delim: str) -> int:
+        try:
+            return len(next(csv.reader([line], delimiter=delim, quotechar=opts.quote or None)))
+        except (csv.Error, StopIteration):
+            return 0
+
+    best = max(_DELIMITERS, key=width)  # the first, ',', on a tie
+    return opts if width(best) <= width(opts.delimiter) else replace(opts, delimiter=best)
+
+
+def _csv_source(con: duckdb.DuckDBPyConnection, path: Path, opts: CsvOptions,
+                tmp_dir: Path | None = None) -> Source:
+    origin: Path | None = None
+    if _is_utf8(opts.encoding):
+        _check_utf8(path)
+    else:
+        origin, path = path, _utf8_copy(path, opts.encoding, tmp_dir)
+        opts = replace(opts, encoding="utf-8")
+    try:
+        return _csv_header(con, path, opts, origin)
+    except BaseException:
+        if origin is not None:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _csv_header(con: duckdb.DuckDBPyConnection, path: Path, opts: CsvOptions,
+                origin: Path | None) -> Source:
+    if opts.sniff_delimiter:
+        opts = _sniff_delimiter(path, opts)
+    shown = origin or path
     with _open_text(path, opts.encoding) as fh:
         for _ in range(opts.skip):
             fh.readline()
@@ -186,17 +274,17 @@ def _csv_source(con: duckdb.DuckDBPyConnection, path: Path, opts: CsvOptions) ->
         try:
             first = next(reader)
         except StopIteration:
-            raise ImportError_(f"{path} is empty; nothing to import") from None
+            raise ImportError_(f"{shown} is empty; nothing to import") from None
         except csv.Error as exc:
-            raise ImportError_(f"{path}: cannot read the header line: {exc}") from exc
+            raise ImportError_(f"{shown}: cannot read the header line: {exc}") from exc
     names = first if opts.header else [f"column{i}" for i in range(len(first))]
     names = [n.strip() for n in names]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ImportError_(f"{path}: the header names column {dupes[0]!r} twice; rename one")
+        raise ImportError_(f"{shown}: the header names column {dupes[0]!r} twice; rename one")
     if any(not n for n in names):
-        raise ImportError_(f"{path}: the header has an empty column name; name every column")
-    src = Source("csv", path, tuple(names), dict.fromkeys(names, "VARCHAR"), csv=opts)
+        raise ImportError_(f"{shown}: the header has an empty column name; name every column")
+    src = Source("csv", path, tuple(names), dict.fromkeys(names, "VARCHAR"), csv=opts, origin=origin)
     src.numeric = _sample_numeric(con, src)
     return src
 
@@ -219,7 +307,7 @@ def _sample_numeric(con: duckdb.DuckDBPyConnection, src: Source) -> dict[str, st
     try:
         row = con.execute(f"SELECT {', '.join(checks)} FROM {sample}").fetchone()
     except duckdb.Error as exc:
-        raise ImportError_(f"{src.path}: cannot read as CSV: {str(exc).splitlines()[0]}") from exc
+        raise ImportError_(f"{src.file}: cannot read as CSV: {str(exc).splitlines()[0]}") from exc
     out: dict[str, str] = {}
     if row is None:
         return out
@@ -285,6 +373,6 @@ def check_columns(src: Source, columns: set[str], where: str) -> None:
             hint = (f" (one column named {src.columns[0][:60]!r}: set csv.delimiter in the mapping "
                     f"to the file's, now {src.csv.delimiter!r})")
         raise MappingError(
-            f"{where}: column {missing[0]!r} is not in {src.path.name}; its columns are: {shown}{hint}",
+            f"{where}: column {missing[0]!r} is not in {src.file.name}; its columns are: {shown}{hint}",
             field=missing[0],
         )

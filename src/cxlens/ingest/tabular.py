@@ -371,8 +371,13 @@ class _Builder:
                              f"{lit('; use one of ' + ', '.join(sorted(EVENT_TYPES)))}"))
         if has_revenue:
             r = self.m.fields["revenue"]
+            reason = "'revenue ' || __cx_rev_raw || ' is not a number'"
+            if r.decimal == ".":
+                hint = ('; for a decimal comma (1.234,50) set decimal = "," on fields.revenue '
+                        '(orders: amount = { column = "...", decimal = "," })')
+                reason += f" || CASE WHEN contains(__cx_rev_raw, ',') THEN {lit(hint)} ELSE '' END"
             out.append(Check("__cx_rev_raw IS NOT NULL AND __cx_revenue IS NULL", r.column or "revenue",
-                             "'revenue ' || __cx_rev_raw || ' is not a number'"))
+                             reason))
         return out
 
 
@@ -494,7 +499,7 @@ def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> Iterator[Rej
         for m in malformed[shift:]:
             yield _malformed(m, header)
     except duckdb.Error as exc:
-        raise ImportError_(f"cannot read {src.path.name}: {str(exc).splitlines()[0]}") from exc
+        raise ImportError_(f"cannot read {src.file.name}: {str(exc).splitlines()[0]}") from exc
     finally:
         if src.kind == "csv":
             for suffix in ("", "_scan", "_bad"):
