@@ -45,7 +45,6 @@ from cxlens.ingest.wal import (
     DrainStats,
     GroupCommit,
     SegmentLog,
-    encode_record,
 )
 from cxlens.store.catalog import Catalog
 from cxlens.store.keys import ProjectInfo, write_keys
@@ -204,7 +203,7 @@ class Collector:
 
     async def store(self, project: str, rows: list[Row]) -> None:
         if rows:
-            await self.commit.append(encode_record(project, rows))
+            await self.commit.append(project, rows)
 
     def request_info(self, req: Incoming, privacy: PrivacySettings, source: str) -> RequestInfo:
         h = req.headers

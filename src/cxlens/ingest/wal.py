@@ -9,8 +9,9 @@ column by column in the event column order (records of older versions hold
 writer turns a whole round into one Arrow table: it only extends 15 lists per record
 and converts each once, instead of decoding (and garbage-collecting) one list per event
 and transposing them; msgpack because the rows' JSON texts need no escaping in it.
-A request is acknowledged only after its record is written and fsynced; concurrent requests share one fsync (group commit: while one fsync runs the next
-records queue up and go out together, so there is no timer and no added latency).
+A request is acknowledged only after its rows are written and fsynced; concurrent requests share one fsync (group commit: while one fsync runs the next
+requests queue up and go out together, one record per project, so there is no timer and
+no added latency).
 
 Every process has a drainer thread, but only one of them at a time **leads** (holds
 the flock on ``wal/.drainer.lock``) and moves segments into the workspace: those of its
@@ -247,20 +248,24 @@ class SegmentLog:
 
 
 class GroupCommit:
-    """Async front of a SegmentLog: ``await append(record)`` returns once it is durable."""
+    """Async front of a SegmentLog: ``await append(project, rows)`` returns once the rows
+    are durable.
+
+    The requests that queue up while one fsync runs go out together, and their rows
+    become one record per project: with single-event requests a record per request cost
+    the request path its own msgpack call and the drainer a header, a CRC and a decode
+    per event (1 row per record: encode 2.3 + read 3.4 µs/row; 10 rows: 0.9 + 1.2)."""
 
     def __init__(self, seglog: SegmentLog) -> None:
         self._log = seglog
-        self._pending: list[bytes] = []
-        self._waiters: list[asyncio.Future[None]] = []
+        self._pending: list[tuple[str, list[Row], asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxlens-wal")
 
-    async def append(self, record: bytes) -> None:
+    async def append(self, project: str, rows: list[Row]) -> None:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        self._pending.append(record)
-        self._waiters.append(fut)
+        self._pending.append((project, rows, fut))
         if self._task is None:
             self._task = loop.create_task(self._run())
         await fut
@@ -269,8 +274,8 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         try:
             while self._pending:
-                data, waiters = b"".join(self._pending), self._waiters
-                self._pending, self._waiters = [], []
+                group, self._pending = self._pending, []
+                data, waiters = _encode_group(group)
                 try:
                     await loop.run_in_executor(self._executor, self._log.write, data)
                 except Exception as exc:
@@ -286,6 +291,39 @@ class GroupCommit:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+def _encode_group(
+    group: list[tuple[str, list[Row], asyncio.Future[None]]],
+) -> tuple[bytes, list[asyncio.Future[None]]]:
+    """One record per project of a commit group, and the requests it acknowledges. Rows
+    that cannot be encoded fail their own request only (each is then encoded alone)."""
+    if len(group) == 1:
+        project, rows, fut = group[0]
+        try:
+            return encode_record(project, rows), [fut]
+        except Exception as exc:
+            fut.set_exception(exc)
+            return b"", []
+    by_project: dict[str, list[Row]] = {}
+    for project, rows, _ in group:
+        into = by_project.get(project)
+        if into is None:
+            by_project[project] = list(rows)
+        else:
+            into.extend(rows)
+    try:
+        return b"".join(encode_record(p, r) for p, r in by_project.items()), [f for *_, f in group]
+    except Exception:
+        parts: list[bytes] = []
+        waiters: list[asyncio.Future[None]] = []
+        for project, rows, fut in group:
+            try:
+                parts.append(encode_record(project, rows))
+                waiters.append(fut)
+            except Exception as exc:
+                fut.set_exception(exc)
+        return b"".join(parts), waiters
 
 
 @dataclass(frozen=True, slots=True)
