@@ -93,6 +93,7 @@ def serve(
 
     from cxlens.api.app import ENV_CONFIG, config_to_env
     from cxlens.api.collector import CollectorConfig
+    from cxlens.api.http1 import PROTOCOL
     from cxlens.api.logs import log_config
 
     check_options(port=port, workers=workers, log_level=log_level, worker_timeout=worker_timeout,
@@ -127,6 +128,7 @@ def serve(
             "cxlens.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
             log_config=log_config(log_level), access_log=access_log, timeout_graceful_shutdown=30,
             server_header=False, timeout_worker_healthcheck=worker_timeout,
+            http=PROTOCOL,  # httptools, each response in one write (cxlens.api.http1)
         )
     finally:
         if metrics_dir is not None:
