@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pyarrow as pa
 from cxlens.ingest.wal import (
     QUARANTINE_AFTER,
     Drainer,
+    GroupCommit,
     SegmentLog,
     encode_record,
     read_segment,
@@ -162,3 +165,32 @@ def test_a_writer_that_is_behind_appends_in_fewer_larger_rounds(
         wal.write(record)
     drainer.drain_once()
     assert calls == [60, 60]
+
+
+def test_concurrent_requests_share_one_record_per_project_and_a_lone_one_is_not_held(
+        tmp_path: Path) -> None:
+    log = SegmentLog(tmp_path / "wal", fsync=False)
+    writes: list[bytes] = []
+    write = log.write
+    log.write = lambda data: (writes.append(data), write(data))[1]  # type: ignore[method-assign]
+    commit = GroupCommit(log, spacing=0.05)
+
+    async def scenario() -> float:
+        await commit.append("a", [row(0)])  # alone: its own group
+        await asyncio.gather(*(commit.append("a" if i % 2 else "b", [row(i)])
+                               for i in range(1, 9)))
+        await asyncio.sleep(0.1)  # quiet again: the next request goes out at once
+        started = time.monotonic()
+        await commit.append("a", [row(9)])
+        return time.monotonic() - started
+
+    lone = asyncio.run(scenario())
+    commit.close()
+    log.rotate()
+    records = [(p, [r[0] for r in rows]) for seg in log.closed_segments()
+               for p, rows in read_segment(seg)]
+    assert sorted(records[1:3]) == [("a", ["id-1", "id-3", "id-5", "id-7"]),
+                                    ("b", ["id-2", "id-4", "id-6", "id-8"])]
+    assert records[0] == ("a", ["id-0"]) and records[3] == ("a", ["id-9"])
+    assert len(writes) == 3
+    assert lone < 0.04

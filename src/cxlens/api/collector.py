@@ -93,6 +93,8 @@ class CollectorConfig:
     max_past_days: float | None = None
     drain_interval: float = 0.5
     fsync: bool = True
+    #: under concurrent load, WAL commit groups start at least this far apart (seconds)
+    commit_spacing: float = 0.002
 
     @property
     def limits(self) -> Limits:
@@ -160,7 +162,7 @@ class Collector:
         self._ws.con.execute("SET memory_limit = '512MB'")
         self.keys = KeyCache(self._ws.catalog.path)
         self.wal = SegmentLog(self._ws.root / "wal", fsync=self.config.fsync)
-        self.commit = GroupCommit(self.wal)
+        self.commit = GroupCommit(self.wal, spacing=self.config.commit_spacing)
         self.drainer = Drainer(self.wal, self._append, interval=self.config.drain_interval,
                                on_drain=self._drained, on_round=self.metrics.refresh)
         self.metrics.bind_wal(self.wal.oldest_pending_age,
