@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import zlib
 from typing import Any
@@ -77,6 +78,7 @@ def decode_body(raw: bytes, content_encoding: str | None, content_type: str | No
     return parse_json(data)
 
 
+@functools.lru_cache(maxsize=256)  # an SDK sends the same header with every request
 def basic_user(header: str | None) -> str | None:
     """The user name of an HTTP Basic Authorization header (Segment's write key)."""
     if not header:
