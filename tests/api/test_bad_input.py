@@ -169,3 +169,17 @@ def test_a_mistyped_path_is_a_json_404_naming_the_collector_paths(live: Live) ->
     body = r.json()  # was FastAPI's {"detail": "Not Found"}
     assert body["error"] == "not_found" and body["field"] == "path"
     assert "/v1/trak" in body["message"] and "/v1/batch" in body["message"]
+
+
+def test_an_empty_body_labelled_a_form_says_it_is_empty_and_a_missing_id_is_said_once(
+    live: Live
+) -> None:
+    # curl -d '' labels the body application/x-www-form-urlencoded: the answer was
+    # "form-encoded body has no 'data' field"
+    r = post(live, "/v1/batch", b"", **{"Content-Type": "application/x-www-form-urlencoded"})
+    assert (r.status_code, r.json()["field"]) == (400, "body")
+    assert "empty" in r.json()["message"]
+
+    r = post(live, "/v1/batch", orjson.dumps({"batch": [{"type": "track", "event": "x"}]}))
+    assert r.status_code == 400
+    assert r.json()["message"].endswith("first: batch[0].userId or anonymousId is required")

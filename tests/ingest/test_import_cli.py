@@ -54,10 +54,13 @@ def test_user_mistakes_are_one_line_on_stderr_with_exit_code_2(
     for argv in (["import", str(file)],  # csv without a mapping
                  ["import", str(file), "-m", str(bad_mapping)],
                  ["import", str(tmp_path / "missing.csv"), "-m", str(bad_mapping)],
-                 ["import", str(file), "--format", "xlsx"]):
+                 ["import", str(file), "--format", "xlsx"],
+                 ["import", str(tmp_path), "-m", str(bad_mapping)]):
         code, out, err = run(capsys, "-w", str(ws.root), *argv)
         assert code == 2, argv
         assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    # a directory was "not found"
+    assert "is a directory; pass one file" in err
 
 
 def test_strict_json_reports_the_bad_rows_and_imports_nothing(

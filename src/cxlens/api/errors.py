@@ -42,9 +42,13 @@ class BatchRejected(ValidationError):
     def __init__(self, rejected: list[dict[str, object]]) -> None:
         first = rejected[0] if rejected else {"field": "", "reason": "no messages"}
         n = len(rejected)
+        where, reason = str(first["field"] or "message"), str(first["reason"])
+        # a reason may name its field already ("userId or anonymousId is required")
+        leaf = where.rsplit(".", 1)[-1]
+        said = (where.removesuffix(leaf) + reason if reason.startswith(leaf + " ")
+                else f"{where} {reason}")
         super().__init__(
-            f"{n} message{'s' if n != 1 else ''} rejected, none accepted; first: "
-            f"{first['field'] or 'message'} {first['reason']}",
+            f"{n} message{'s' if n != 1 else ''} rejected, none accepted; first: {said}",
             field=str(first["field"]) if first["field"] else None,
         )
         self.rejected = rejected

@@ -42,7 +42,8 @@ def is_form(data: bytes, content_type: str | None) -> bool:
         return True
     if content_type is None or not content_type.lower().startswith(FORM_TYPE):
         return False
-    return data.lstrip(b" \t\r\n")[:1] not in (b"{", b"[")
+    # an empty body is an empty body (curl -d '' labels it a form too)
+    return data.lstrip(b" \t\r\n")[:1] not in (b"{", b"[", b"")
 
 
 def form_data(body: bytes, query: dict[str, str], limit: int) -> bytes:
@@ -53,7 +54,8 @@ def form_data(body: bytes, query: dict[str, str], limit: int) -> bytes:
         raise InvalidBody("form-encoded body is not ASCII 'name=value' pairs", field="body") from None
     values = form.get("data")
     if not values or not values[0]:
-        raise InvalidBody("form-encoded body has no 'data' field", field="data")
+        raise InvalidBody("form-encoded body has no 'data' field; send posthog-js' data=... "
+                          "or a JSON object", field="data")
     # '+' of base64 arrives as a space when a client did not percent-encode it
     text = values[0].replace(" ", "+")
     compression = (form.get("compression") or [query.get("compression", "")])[0].lower()

@@ -89,6 +89,8 @@ def import_file(
 ) -> ImportReport:
     """Import one file; returns the report. Raises CxError for the user's mistakes."""
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise ImportError_(f"{file} is a directory; pass one file (import each file of it in turn)")
     if not file.is_file():
         raise ImportError_(f"{file} not found; pass the path of an existing file")
     m = load_mapping(mapping) if isinstance(mapping, str | Path) else mapping
