@@ -65,3 +65,23 @@ def test_bad_messages_and_lines_are_rejected_with_line_and_field(ws: Workspace, 
     assert [e["user_id"] for e in events(ws)] == ["anna"]
     with pytest.raises(BadRowsError):
         import_file(ws, file, format="segment", strict=True, project="strict")
+
+
+def test_an_archived_batch_keeps_its_times_and_receivedat_corrects_a_skewed_clock(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # a saved request body has sentAt but no receivedAt: the sentAt correction was made
+    # against the time of the import, which moved 2024's events to the import's day
+    skewed = msg("ben", "Signed Up", "2024-05-02T08:00:00Z", receivedAt="2024-05-02T07:00:05Z")
+    file = write_text(tmp_path / "saved.json", json.dumps(
+        {"batch": [*ANNA, skewed], "sentAt": "2024-05-02T08:00:05Z"}))
+
+    import_file(ws, file, format="segment")
+
+    times = {(e["user_id"], e["event"]): e["timestamp"].isoformat() for e in events(ws)}
+    assert times == {
+        ("anna", "Signed Up"): "2024-05-01T10:00:00+00:00",
+        ("anna", "Order Completed"): "2024-05-01T10:05:00+00:00",
+        # its clock was an hour ahead: received 5 s after it was sent
+        ("ben", "Signed Up"): "2024-05-02T07:00:00+00:00",
+    }

@@ -283,8 +283,13 @@ def message_row(
     if typ not in EVENT_TYPES:
         raise Bad("type", f"unknown type {raw_type[:40]!r}; use track, page, screen, identify, group or alias")
 
-    if trust_received_at and msg.get("receivedAt") is not None:
-        received_at = parse_time(msg.get("receivedAt"), "receivedAt") or received_at
+    # an archived message's clock correction needs the time it was received: without
+    # its receivedAt, the import's own time would move it to the day of the import
+    correct = True
+    if trust_received_at:
+        own_received = parse_time(msg.get("receivedAt"), "receivedAt")
+        correct = own_received is not None
+        received_at = own_received or received_at
     # in integer microseconds: datetime arithmetic was the largest single cost of a
     # message in the collector's profile
     received_us = _received_us(received_at)
@@ -294,9 +299,9 @@ def message_row(
     own_sent = parse_time(msg.get("sentAt"), "sentAt")
     if ts is None:
         ts_us = received_us
-    elif own_sent is not None:
+    elif own_sent is not None and correct:
         ts_us = received_us - (to_us(own_sent) - to_us(ts))
-    elif sent_at is not None:
+    elif sent_at is not None and correct:
         ts_us = received_us - (_sent_us(sent_at) - to_us(ts))
     else:
         ts_us = to_us(ts)
