@@ -603,3 +603,28 @@ session_id = "session"
     assert sorted(e["context"]["page"]["url"] for e in stored if e["event"] == "Page Viewed") == [
         "https://s.de/a", "https://s.de/b"]
     assert sorted(e["session_id"] for e in stored if e["event"] == "Product Viewed") == ["s1", "s2"]
+
+
+def test_a_property_value_that_is_not_of_its_declared_type_stays_text(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # types = { Preis = "number" } on a German export stored "19,99" as null
+    file = write_text(tmp_path / "p.csv", (
+        "Datum;Kunde;Preis;Aktiv;Extra\n"
+        '23.11.2026 14:05;K-1;19,99;ja;"{""a"": 1}"\n'
+        "23.11.2026 14:06;K-1;5.5;true;kein json\n"
+    ))
+    mapping = write_mapping(tmp_path / "p.toml", """
+[fields]
+timestamp = { column = "Datum", format = "%d.%m.%Y %H:%M" }
+user_id = "Kunde"
+event = { value = "Produkt angesehen" }
+[properties]
+types = { Preis = "number", Aktiv = "boolean", Extra = "json" }
+""")
+
+    import_file(ws, file, mapping=mapping)
+
+    first, second = (e["properties"] for e in events(ws))
+    assert first == {"Preis": "19,99", "Aktiv": "ja", "Extra": {"a": 1}}
+    assert second == {"Preis": 5.5, "Aktiv": True, "Extra": "kein json"}

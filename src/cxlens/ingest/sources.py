@@ -135,14 +135,18 @@ class Source:
         text = self.text(column)
         if typ == "string":
             return text
+        # a value that is not of the named type stays text (a German "19,99" as a number,
+        # "ja" as a boolean): it was stored as null, lost without a reject
         if typ == "number":
             if self.kind == "parquet" and is_numeric(self.types[column]):
                 return f"CAST({self.native(column)} AS DOUBLE)"  # no round trip through text
-            return f"TRY_CAST({text} AS DOUBLE)"
+            return f"coalesce(to_json(TRY_CAST({text} AS DOUBLE)), to_json({text}))"
         if typ == "boolean":
-            return f"TRY_CAST({text} AS BOOLEAN)"
+            return f"coalesce(to_json(TRY_CAST({text} AS BOOLEAN)), to_json({text}))"
         if typ == "json":
-            return f"TRY_CAST({text} AS JSON)" if self.kind != "jsonl" else self.native(column)
+            if self.kind == "jsonl":
+                return self.native(column)
+            return f"coalesce(TRY_CAST({text} AS JSON), to_json({text}))"
         if self.kind != "csv":
             return self.native(column)
         num = self.numeric.get(column)
