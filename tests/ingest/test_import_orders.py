@@ -165,3 +165,21 @@ def test_a_semicolon_file_without_a_mapping_is_read_by_its_delimiter_and_a_decim
 
     assert (report.inserted, report.rejected) == (1, 1)
     assert 'set decimal = ","' in report.first_rejects[0]
+
+
+def test_german_dates_are_read_without_a_format(ws: Workspace, tmp_path: Path) -> None:
+    # the orders guess knows 'Datum', 'Betrag', 'Kundennummer': the dates Excel writes there
+    # were rejected unless the mapping gave fields.timestamp.format
+    file = tmp_path / "bestellungen.csv"
+    file.write_text("Bestellnummer;Kundennummer;Datum;Betrag\n"
+                    "1;K-1;23.11.2026 14:05;5\n2;K-1;3.1.2026;5\n3;K-2;01.02.2026 08:00:30;5\n"
+                    "4;K-2;2026-02-01 08:00:00;5\n5;K-3;31.02.2026;5\n", encoding="utf-8")
+    mapping = write_mapping(tmp_path / "m.toml", '[orders]\ncurrency = "EUR"\n'
+                            '[fields]\ntimestamp = { column = "Datum", timezone = "Europe/Berlin" }\n')
+
+    report = import_file(ws, file, mapping=mapping)
+
+    assert (report.inserted, report.rejected) == (4, 1)  # there is no 31 February
+    times = sorted(e["timestamp"].isoformat() for e in events(ws))
+    assert times == ["2026-01-02T23:00:00+00:00", "2026-02-01T07:00:00+00:00",
+                     "2026-02-01T07:00:30+00:00", "2026-11-23T13:05:00+00:00"]

@@ -27,6 +27,12 @@ from cxlens.model.events import EVENT_TYPES
 
 #: text that ends in a UTC offset or zone name after a time of day
 _OFFSET_RE: Final = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?|UTC|GMT)$"
+#: day.month.year times read without a format: (whole-text pattern, strptime format)
+_GERMAN_DATES: Final = (
+    (r"\d{1,2}\.\d{1,2}\.\d{4}", "%d.%m.%Y"),
+    (r"\d{1,2}\.\d{1,2}\.\d{4} \d{1,2}:\d{2}", "%d.%m.%Y %H:%M"),
+    (r"\d{1,2}\.\d{1,2}\.\d{4} \d{1,2}:\d{2}:\d{2}", "%d.%m.%Y %H:%M:%S"),
+)
 _TEXT_FIELDS: Final = ("anonymous_id", "user_id", "account_id", "session_id", "event_id")
 
 
@@ -121,10 +127,16 @@ class _Builder:
                 return raw, f"CAST({parsed} AS TIMESTAMPTZ)"
             return raw, f"timezone({tz}, {parsed})"
         # Without a format: ISO-like text; an explicit offset wins, naive times are in tz.
-        # (Casting text with an offset to TIMESTAMP would silently drop the offset.)
+        # (Casting text with an offset to TIMESTAMP would silently drop the offset.) The
+        # German day.month.year (23.11.2026 14:05, what Excel writes there) is read too:
+        # with dots it is never month-first. coalesce evaluates it only where ISO failed.
+        german = " ".join(
+            f"WHEN regexp_full_match({raw}, {lit(pattern)}) THEN try_strptime({raw}, {lit(fmt)})"
+            for pattern, fmt in _GERMAN_DATES
+        )
         return raw, (
             f"(CASE WHEN regexp_matches({raw}, {lit(_OFFSET_RE)}) THEN TRY_CAST({raw} AS TIMESTAMPTZ)"
-            f" ELSE timezone({tz}, TRY_CAST({raw} AS TIMESTAMP)) END)"
+            f" ELSE timezone({tz}, coalesce(TRY_CAST({raw} AS TIMESTAMP), CASE {german} END)) END)"
         )
 
     def revenue(self, event: str | None) -> tuple[str | None, str | None]:
