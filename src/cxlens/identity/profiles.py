@@ -27,6 +27,7 @@ from cxlens.errors import NotFound, ValidationError
 from cxlens.identity import store
 from cxlens.identity.resolve import person_of, with_person
 from cxlens.model.tables import ACCOUNTS_SCHEMA, PROFILES_SCHEMA
+from cxlens.store import duck
 from cxlens.store.workspace import Workspace
 
 PROFILES = "profiles"
@@ -188,7 +189,7 @@ def _json_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
         arr = pc.divide(arr.cast(pa.int64()).cast(pa.float64()), per_s)
     elif pa.types.is_date(arr.type):
         arr = arr.cast(pa.string())
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.register("_v", pa.table({"v": arr}))
         out = con.sql("SELECT CAST(to_json(v) AS VARCHAR) AS j FROM _v").to_arrow_table()

@@ -43,7 +43,7 @@ from cxlens.errors import CxError, WorkspaceError, WorkspaceNotFound
 from cxlens.ingest.channels import CHANNEL_INPUT_COLUMNS
 from cxlens.ingest.normalize import check_project, check_source, normalize_sql
 from cxlens.model.events import EVENTS_SCHEMA, FILE_COLUMNS, FILE_SCHEMA
-from cxlens.store import eventindex, retired, tiers
+from cxlens.store import duck, eventindex, retired, tiers
 from cxlens.store.catalog import Catalog, FileEntry
 from cxlens.store.locking import writer_lock
 from cxlens.store.partitions import BATCH_ROWS, WrittenFile, write_partitioned
@@ -227,7 +227,7 @@ class Workspace:
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            con = duckdb.connect()
+            con = duck.connect()
             tmp = self.root / "_tmp" / "duckdb"
             con.execute("SET temp_directory = ?", [str(tmp)]).fetchall()
             con.execute("SET enable_progress_bar = false").fetchall()

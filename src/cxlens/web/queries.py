@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from cxlens.store import duck
 from cxlens.store.workspace import Workspace
 
 EVENT_COLUMNS = ("event_id, timestamp, type, event, anonymous_id, user_id, account_id, "
@@ -169,7 +170,7 @@ def connect(ws: Workspace, project: str, persona: int | None = None
     """A private connection with views ``ev`` (the project's events), ``pev_all`` (plus
     ``person_id``) and ``pev`` (analysable: ``person`` column, consent honoured; only the
     members of ``persona`` of the latest persona run when given)."""
-    con = duckdb.connect()
+    con = duck.connect()
     con.execute("SET enable_progress_bar = false").fetchall()
     engine = ws.config.get("engine", {})
     if "memory_limit" in engine:

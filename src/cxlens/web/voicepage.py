@@ -74,9 +74,9 @@ def question_texts(ws: Workspace, project: str, keys: set[str], lang: Lang) -> d
 
 
 def load(ws: Workspace, project: str, period: queries.Period, lang: Lang) -> VoiceData:
-    import duckdb
+    from cxlens.store import duck
 
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         rel = feedback_relation(ws, con, project, lang)
         if rel is None:
