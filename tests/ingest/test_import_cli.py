@@ -61,6 +61,10 @@ def test_user_mistakes_are_one_line_on_stderr_with_exit_code_2(
         assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     # a directory was "not found"
     assert "is a directory; pass one file" in err
+    book = tmp_path / "Bestellungen.xlsx"
+    book.write_bytes(b"PK\x03\x04")
+    code, _, err = run(capsys, "-w", str(ws.root), "import", str(book))
+    assert code == 2 and "save the sheet as CSV" in err
 
 
 def test_strict_json_reports_the_bad_rows_and_imports_nothing(

@@ -67,6 +67,9 @@ def guess_format(path: Path) -> str:
                         (".parquet", "parquet"), (".xes", "xes"), (".json", "segment")):
         if name.endswith(suffix):
             return fmt
+    if name.endswith((".xlsx", ".xls", ".xlsm", ".ods")):
+        raise ImportError_(f"{path.name} is a spreadsheet workbook; save the sheet as CSV "
+                           "(Excel: 'CSV UTF-8') and import that")
     raise ImportError_(f"cannot tell the format of {path.name}; pass --format "
                        f"({'|'.join(FORMATS)})")
 
