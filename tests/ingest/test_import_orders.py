@@ -183,3 +183,17 @@ def test_german_dates_are_read_without_a_format(ws: Workspace, tmp_path: Path) -
     times = sorted(e["timestamp"].isoformat() for e in events(ws))
     assert times == ["2026-01-02T23:00:00+00:00", "2026-02-01T07:00:00+00:00",
                      "2026-02-01T07:00:30+00:00", "2026-11-23T13:05:00+00:00"]
+
+
+def test_umlauts_in_a_file_name_are_spelled_out_in_its_source_and_rejects_file(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    file = tmp_path / "Bestellungen März Köln.csv"
+    file.write_text("Bestellnummer;Kundennummer;Datum;Betrag\n1;K-1;23.11.2026;5\n2;K-2;kein Datum;5\n",
+                    encoding="utf-8")
+
+    report = import_file(ws, file, format="orders")
+
+    # both were 'Bestellungen_M_rz_K_ln.csv'
+    assert report.source == "import:orders:Bestellungen_Maerz_Koeln.csv"
+    assert str(report.rejects_file).endswith("-Bestellungen_Maerz_Koeln.csv.rejects.csv")

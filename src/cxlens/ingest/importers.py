@@ -10,7 +10,6 @@ check and the write see the same workspace.
 from __future__ import annotations
 
 import gzip
-import re
 import threading
 import time
 import uuid
@@ -27,7 +26,7 @@ import pyarrow as pa
 
 from cxlens.errors import BadRowsError, ImportError_, MappingError
 from cxlens.ingest.mapping import Mapping, check_fields, load_mapping
-from cxlens.ingest.rejects import Reject, rejects_name, summarize, write_rejects
+from cxlens.ingest.rejects import Reject, ascii_name, rejects_name, summarize, write_rejects
 from cxlens.store.workspace import Workspace
 
 #: bad rows kept in memory to show and to put into a --strict error
@@ -75,7 +74,7 @@ def guess_format(path: Path) -> str:
 
 
 def default_source(path: Path, fmt: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name)[:100].strip("_.-") or "file"
+    stem = ascii_name(path.name)[:100].strip("_.-") or "file"
     return f"import:{fmt}:{stem}"
 
 

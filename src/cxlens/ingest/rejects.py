@@ -11,10 +11,12 @@ import csv
 import os
 import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Final
 
 REJECT_COLUMNS = ("row", "line", "column", "reason", "raw")
 #: raw records longer than this are cut in the rejects file (a broken quote can
@@ -40,9 +42,22 @@ class Reject:
         return f"{where}, column {self.column}: {self.reason}"
 
 
+_GERMAN: Final = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe",
+                                 "Ü": "Ue", "ß": "ss"})
+
+
+def ascii_name(name: str) -> str:
+    """A file name in ASCII letters, digits and ._- (for a source name or a file name):
+    umlauts as German writes them without (März -> Maerz), accents dropped (café -> cafe),
+    anything else '_'."""
+    text = unicodedata.normalize("NFKD", name.translate(_GERMAN))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
 def rejects_name(file: Path) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", file.name)[:80]
+    safe = ascii_name(file.name)[:80]
     return f"{stamp}-{uuid.uuid4().hex[:6]}-{safe}.rejects.csv"
 
 
