@@ -628,3 +628,21 @@ types = { Preis = "number", Aktiv = "boolean", Extra = "json" }
     first, second = (e["properties"] for e in events(ws))
     assert first == {"Preis": "19,99", "Aktiv": "ja", "Extra": {"a": 1}}
     assert second == {"Preis": 5.5, "Aktiv": True, "Extra": "kein json"}
+
+
+def test_the_delimiter_is_the_one_that_splits_the_first_lines_alike(ws: Workspace, tmp_path: Path) -> None:
+    # no [csv] delimiter: ';' where every line has the same number of ';' fields, ',' in a
+    # headerless file whose first line has '; ' in a free-text value
+    semi = write_text(tmp_path / "semi.csv", "ts;uid;ev\n2026-11-01 10:00:00;u1;A\n"
+                      "2026-11-01 10:01:00;u1;B\n2026-11-01 10:02:00;u1\n")
+    comma = write_text(tmp_path / "comma.csv", "2026-11-01 10:00:00,u2,Note; with; many; semicolons\n"
+                       "2026-11-01 10:01:00,u2,B\n")
+    by_name = write_mapping(tmp_path / "a.toml", '[fields]\ntimestamp = "ts"\nuser_id = "uid"\nevent = "ev"\n')
+    by_position = write_mapping(tmp_path / "b.toml", "[csv]\nheader = false\n[fields]\n"
+                                'timestamp = "column0"\nuser_id = "column1"\nevent = "column2"\n')
+
+    one = import_file(ws, semi, mapping=by_name)
+    two = import_file(ws, comma, mapping=by_position)
+
+    assert (one.inserted, one.rejected, two.inserted, two.rejected) == (2, 1, 2, 0)
+    assert journeys_of(ws) == {"u1": ["A", "B"], "u2": ["Note; with; many; semicolons", "B"]}

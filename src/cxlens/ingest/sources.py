@@ -29,6 +29,7 @@ _DEC_RE: Final = r"-?(0|[1-9][0-9]{0,14})\.[0-9]{1,12}"
 _SAMPLE_ROWS: Final = 20_000
 #: delimiters tried on the first line when the mapping names none
 _DELIMITERS: Final = (",", ";", "\t", "|")
+_SNIFF_LINES: Final = 20
 #: how much of a file is checked to be UTF-8 before DuckDB reads it
 _UTF8_CHECK_BYTES: Final = 1 << 20
 
@@ -235,19 +236,26 @@ def _utf8_copy(path: Path, encoding: str, tmp_dir: Path | None) -> Path:
 
 
 def _sniff_delimiter(path: Path, opts: CsvOptions) -> CsvOptions:
+    """The delimiter that splits the first line into the most fields, among those that
+    split most of the first lines into as many (a ';' in one line's free text does not
+    make a ';' file; a cut-off or multi-line record does not stop the sniffing)."""
     with _open_text(path, opts.encoding) as fh:
         for _ in range(opts.skip):
             fh.readline()
-        line = fh.readline()
+        lines = [line for line in (fh.readline() for _ in range(_SNIFF_LINES)) if line.strip()]
 
     def width(delim: str) -> int:
         try:
-            return len(next(csv.reader([line], delimiter=delim, quotechar=opts.quote or None)))
-        except (csv.Error, StopIteration):
+            rows = list(csv.reader(lines, delimiter=delim, quotechar=opts.quote or None))
+        except csv.Error:
             return 0
+        if not rows:
+            return 0
+        first = len(rows[0])
+        return first if 2 * sum(len(r) == first for r in rows) > len(rows) else 0
 
     best = max(_DELIMITERS, key=width)  # the first, ',', on a tie
-    return opts if width(best) <= width(opts.delimiter) else replace(opts, delimiter=best)
+    return opts if width(best) <= max(width(opts.delimiter), 1) else replace(opts, delimiter=best)
 
 
 def _csv_source(con: duckdb.DuckDBPyConnection, path: Path, opts: CsvOptions,
