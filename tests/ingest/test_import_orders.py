@@ -197,3 +197,17 @@ def test_umlauts_in_a_file_name_are_spelled_out_in_its_source_and_rejects_file(
     # both were 'Bestellungen_M_rz_K_ln.csv'
     assert report.source == "import:orders:Bestellungen_Maerz_Koeln.csv"
     assert str(report.rejects_file).endswith("-Bestellungen_Maerz_Koeln.csv.rejects.csv")
+
+
+def test_a_non_utf8_line_after_the_first_megabyte_is_a_reject_naming_the_encoding(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    file = tmp_path / "gross.csv"
+    rows = "".join(f"{i};K-{i};2026-11-23 10:00:00;5\n" for i in range(40_000))
+    file.write_bytes(("Bestellnummer;Kundennummer;Datum;Betrag\n" + rows).encode()
+                     + "99999;K-Jäger;2026-11-23 10:00:00;5\n".encode("cp1252"))
+
+    report = import_file(ws, file, format="orders")
+
+    assert (report.inserted, report.rejected) == (40_000, 1)
+    assert 'encoding = "cp1252"' in report.first_rejects[0]

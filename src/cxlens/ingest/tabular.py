@@ -531,5 +531,7 @@ def _any_bad(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> bool:
 
 def _malformed(m: tuple[int, str, str, str], header: int) -> Reject:
     line, col, msg, raw = m
-    return Reject(line - header, line, col or "(line)", f"malformed CSV line: {msg.strip()}",
-                  raw.strip("\r\n"))
+    reason = f"malformed CSV line: {msg.strip()}"
+    if "not utf-8 encoded" in msg:  # past the first megabyte, which open_source checks
+        reason += ' Set encoding = "cp1252" (Excel on Windows) or the file\'s own in [csv].'
+    return Reject(line - header, line, col or "(line)", reason, raw.strip("\r\n"))
