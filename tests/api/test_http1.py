@@ -11,7 +11,7 @@ from collector_server import Server
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from cxlens.api.http1 import OneWriteProtocol
+from cxlens.api.http1 import PROTOCOL, OneWriteProtocol, protocol
 from cxlens.store.keys import create_project
 from cxlens.store.workspace import Workspace
 
@@ -105,3 +105,9 @@ def test_the_server_answers_keep_alive_ingest_requests_back_to_back(tmp_path: Pa
         server.stop()
     with Workspace.open(root) as ws:
         assert ws.events("shop").count("*").fetchall()[0][0] == 3
+
+
+def test_the_one_write_protocol_is_used_only_with_the_uvicorn_it_was_checked_against() -> None:
+    assert PROTOCOL == "cxlens.api.http1:OneWriteProtocol"  # the pinned uvicorn (constraints.txt)
+    assert protocol("0.54.3") == PROTOCOL
+    assert protocol("0.60.0") == protocol("1.0.0") == "httptools"

@@ -16,12 +16,26 @@ else, keep-alive, pipelining, flow control, ``Content-Length`` checks, is uvicor
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-#: ``cxlens serve``'s ``--http`` for uvicorn (imported by each worker)
-PROTOCOL = "cxlens.api.http1:OneWriteProtocol"
+#: the uvicorn releases whose response cycle this class was checked against (by
+#: tests/api/test_http1.py; constraints.txt pins one). It swaps the cycle's transport
+#: while uvicorn's ``send`` runs, which a later uvicorn may do differently, so any other
+#: release gets uvicorn's own httptools protocol: two writes per response, nothing else lost
+CHECKED_UVICORN: Final = ("0.54.",)
+
+
+def protocol(version: str = uvicorn.__version__) -> str:
+    """``cxlens serve``'s ``http`` for uvicorn (imported by each worker)."""
+    if version.startswith(CHECKED_UVICORN):
+        return "cxlens.api.http1:OneWriteProtocol"
+    return "httptools"
+
+
+PROTOCOL: Final = protocol()
 
 
 class _Held:
