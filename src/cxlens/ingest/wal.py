@@ -40,7 +40,6 @@ honoured by the drainers: matching rows are dropped before they are appended.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import shutil
@@ -62,6 +61,7 @@ import pyarrow as pa
 from cxlens.errors import WorkspaceError
 from cxlens.ingest import wal_erasure
 from cxlens.ingest.segment import COLUMNS, ROW_SCHEMA, Row
+from cxlens.store.locking import try_lock
 
 log = logging.getLogger("cxlens.wal")
 _HEADER = struct.Struct("<II")
@@ -147,16 +147,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
 class SegmentLog:
     """One process's WAL directory: append + fsync, rotate, list closed segments."""
 
@@ -170,8 +160,8 @@ class SegmentLog:
         # directories must never see this one unlocked
         staging = root / f".new-{name}"
         staging.mkdir()
-        fd = _try_lock(staging / ".lock")
-        alive = _try_lock(staging / ALIVE)
+        fd = try_lock(staging / ".lock")
+        alive = try_lock(staging / ALIVE)
         assert fd is not None and alive is not None  # a fresh directory nobody else knows
         self._lock_fd = fd
         self._alive_fd = alive
@@ -415,7 +405,7 @@ class Drainer(threading.Thread):
     def _lead(self) -> bool:
         """True while this drainer leads (takes the lead when nobody holds it)."""
         if self._leader_fd is None:
-            self._leader_fd = _try_lock(self.log.root / LEADER_LOCK)
+            self._leader_fd = try_lock(self.log.root / LEADER_LOCK)
         return self._leader_fd is not None
 
     def _follow_once(self) -> None:
@@ -592,7 +582,7 @@ class Drainer(threading.Thread):
         for d in sorted(self.log.root.glob("w-*")):
             if d == self.log.dir or not d.is_dir():
                 continue
-            fd = _try_lock(d / ALIVE)
+            fd = try_lock(d / ALIVE)
             if fd is not None:  # its writer is gone (or predates the ALIVE lock)
                 os.close(fd)
                 continue
@@ -604,7 +594,7 @@ class Drainer(threading.Thread):
         for d in sorted(self.log.root.glob("w-*")):
             if d == self.log.dir or not d.is_dir():
                 continue
-            fd = _try_lock(d / ".lock")
+            fd = try_lock(d / ".lock")
             if fd is None:
                 continue
             try:

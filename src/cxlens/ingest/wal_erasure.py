@@ -42,6 +42,7 @@ from typing import Any
 import orjson
 
 from cxlens.errors import WorkspaceError
+from cxlens.store.locking import try_lock
 
 ERASE_DIR = "erase"
 ACK_WAIT_S = 60.0
@@ -96,12 +97,6 @@ def acknowledge(writer_dir: Path, requests: list[Request]) -> None:
             ack.unlink(missing_ok=True)
 
 
-def _try_lock(path: Path) -> int | None:
-    from cxlens.ingest.wal import _try_lock as lock
-
-    return lock(path)
-
-
 @dataclass
 class Erasing:
     """What ``erasing`` yields: dead writers' directories, locked for the erasure."""
@@ -136,7 +131,7 @@ def erasing(wal_root: Path, pattern: str, timeout: float = ACK_WAIT_S) -> Iterat
         for d in sorted(wal_root.glob("w-*")):
             if not d.is_dir():
                 continue
-            fd = _try_lock(d / ".lock")
+            fd = try_lock(d / ".lock")
             if fd is None:
                 live.append(d)
             else:
@@ -146,7 +141,7 @@ def erasing(wal_root: Path, pattern: str, timeout: float = ACK_WAIT_S) -> Iterat
         while True:
             waiting = [d for d in live if d.exists() and not (d / f"erase-{rid}.ack").exists()]
             for d in waiting:  # a writer that stopped meanwhile: its files are ours now
-                fd = _try_lock(d / ".lock") if (d / ".lock").exists() else None
+                fd = try_lock(d / ".lock") if (d / ".lock").exists() else None
                 if fd is not None:
                     state._fds.append(fd)
                     state.dead_dirs.append(d)

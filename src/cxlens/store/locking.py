@@ -39,3 +39,15 @@ def writer_lock(path: Path, timeout: float = 120.0) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def try_lock(path: Path) -> int | None:
+    """The descriptor of ``path`` holding its exclusive ``flock``, taken without waiting,
+    or None while another holds a lock on it; closing the descriptor releases it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

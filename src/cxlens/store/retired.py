@@ -44,6 +44,7 @@ from typing import Any, Final
 from cxlens.errors import WorkspaceError
 from cxlens.store import eventindex
 from cxlens.store.catalog import RETIRED_TABLE, Catalog
+from cxlens.store.locking import try_lock
 
 #: the longest a reader delays the deletion: long enough for a dashboard page or a long
 #: report over a busy day; a collector's merges retire a few MB/s at most, so this keeps a
@@ -159,12 +160,6 @@ def _exclusive(root: Path) -> int | None:
     """The lease file's descriptor with the exclusive lock (readers that start meanwhile
     wait on their shared lock until it is closed), or None while a reader reads."""
     try:
-        fd = os.open(root / LEASE_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
+        return try_lock(root / LEASE_FILE)
+    except OSError:  # a workspace this process may not write to
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
