@@ -36,6 +36,8 @@ def test_bpic2012_xes_gives_every_application_and_event(ws: Workspace) -> None:
     assert persons_and_events(ws, "loans") == (13_087, 262_200)
     first = ws.events("loans").order("timestamp").limit(1).fetchall()[0]
     assert first[4] == "A_SUBMITTED"
+    # a loan process is not web traffic: not one event is "direct"
+    assert ws.events("loans").aggregate("channel, count(*)").fetchall() == [("process", 262_200)]
 
 
 def test_receipt_csv_has_cases_as_persons_and_their_channel(ws: Workspace) -> None:

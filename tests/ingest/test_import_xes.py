@@ -95,6 +95,29 @@ channel_map = { Desk = "store" }
     assert e["properties"]["via"] == "Desk" and "customer" not in e["properties"]
 
 
+def test_xes_events_are_a_process_channel_not_direct_web_traffic(ws: Workspace, tmp_path: Path) -> None:
+    from cxlens.commands.core import workspace_info
+
+    cases = {"t1": {"attrs": {"via": "Desk"}, "events": [{"name": "Received", "at": "2024-01-02T10:00:00Z"}]},
+             "t2": {"attrs": {"via": ""}, "events": [{"name": "Received", "at": "2024-01-02T11:00:00Z"}]},
+             "t3": {"events": [{"name": "Received", "at": "2024-01-02T12:00:00Z"}]}}
+    file = write_text(tmp_path / "log.xes", xes(cases))
+
+    import_file(ws, file, format="xes", project="plain")
+    assert workspace_info(ws, "plain")["by_channel"] == {"process": 3}
+
+    mapping = write_mapping(tmp_path / "m.toml", '[xes]\nchannel_attribute = "via"\n'
+                                                 'channel_map = { Desk = "store" }\n')
+    import_file(ws, file, format="xes", mapping=mapping, project="mapped")
+    # the attribute where a case has it, the default where it is missing or empty
+    assert {e["user_id"]: e["channel"] for e in events(ws, "mapped")} == {
+        "t1": "store", "t2": "process", "t3": "process"}
+
+    fixed = write_mapping(tmp_path / "c.toml", '[xes]\nchannel = "support"\n')
+    import_file(ws, file, format="xes", mapping=fixed, project="fixed")
+    assert {e["channel"] for e in events(ws, "fixed")} == {"support"}
+
+
 def test_xes_events_without_time_or_person_are_rejected(ws: Workspace, tmp_path: Path) -> None:
     text = xes({"ok": {"events": [{"name": "A", "at": "2024-01-01T00:00:00Z"},
                                   {"name": "B", "at": None}]}})
@@ -147,7 +170,8 @@ def test_xes_options_of_the_wrong_type_are_a_mapping_error(ws: Workspace, tmp_pa
     file = write_text(tmp_path / "log.xes", xes(LOANS))
     for text, message in [('[xes]\nlifecycle_in_name = "no"\n', "true or false"),  # "no" was true
                           ("[xes]\nperson = 5\n", "xes.person"),
-                          ("[xes]\nchannel = 5\n", "xes.channel")]:
+                          ("[xes]\nchannel = 5\n", "xes.channel"),
+                          ('[xes]\nchannel = ""\n', "xes.channel must not be empty")]:
         with pytest.raises(MappingError, match=message):
             import_file(ws, file, format="xes", mapping=write_mapping(tmp_path / "m.toml", text))
     assert batches(ws) == []

@@ -42,6 +42,8 @@ CHANNELS: Final = {
     "delivery": ("Lieferung", "Delivery"),
     "survey": ("Umfrage", "Survey"),
     "app": ("App", "App"),
+    # a step of an organisation's process, from a process-mining (XES) log
+    "process": ("Prozess", "Process"),
 }
 
 SEARCH_DOMAINS: Final = (

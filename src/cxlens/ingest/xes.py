@@ -4,6 +4,11 @@ A trace (case) becomes one person, each of its events one cxlens event. The file
 read with lxml's iterparse and every finished trace is cleared, so memory stays flat
 however large the log; events leave in Arrow chunks. Events of a trace are held until
 the trace ends because XES allows trace attributes after the events.
+
+A process log is not web traffic: its events are steps of an organisation's process
+(a loan application, a permit request), so they are never classified by GA4's web rules
+and never fall back to ``direct``. Their channel is the mapped channel attribute's value
+where an event or its trace has it, else the mapping's constant, else ``process``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from cxlens.model.events import TS
 _ATTR_TAGS: Final = frozenset({"string", "date", "int", "float", "boolean", "id"})
 _PERSON_FIELDS: Final = ("user_id", "anonymous_id", "account_id")
 CHUNK_ROWS: Final = 50_000
+#: the channel of a process log's events when the mapping names none
+PROCESS_CHANNEL: Final = "process"
 
 XES_SCHEMA: Final = pa.schema([
     pa.field("event_id", pa.string()),
@@ -50,8 +57,9 @@ class XesOptions:
     event: str = "concept:name"
     #: append the lifecycle transition to the name ("W_Call:START") when not COMPLETE
     lifecycle_in_name: bool = False
-    #: constant channel, or the name of a trace/event attribute holding it
-    channel: str | None = None
+    #: constant channel (for events without the channel attribute's value)
+    channel: str = PROCESS_CHANNEL
+    #: name of an event or trace attribute holding the channel
     channel_attribute: str | None = None
     #: value rewrites of the channel attribute (e.g. Internet -> web)
     channel_map: tuple[tuple[str, str], ...] = ()
@@ -81,12 +89,15 @@ class XesOptions:
             if key in section and not isinstance(section[key], str):
                 raise MappingError(f"xes.{key} must be text (an attribute name or a channel), "
                                    f"not {section[key]!r}", field=f"xes.{key}")
+            if key in section and not section[key].strip():
+                raise MappingError(f"xes.{key} must not be empty; leave it out for the default",
+                                   field=f"xes.{key}")
         return cls(
             person=str(section.get("person", "concept:name")),
             person_field=pf,
             event=str(section.get("event", "concept:name")),
             lifecycle_in_name=life,
-            channel=None if section.get("channel") is None else str(section["channel"]),
+            channel=str(section.get("channel", PROCESS_CHANNEL)),
             channel_attribute=(None if section.get("channel_attribute") is None
                                else str(section["channel_attribute"])),
             channel_map=tuple((str(k), str(v)) for k, v in cmap.items()),
@@ -258,8 +269,9 @@ def _emit_trace(
         channel = opts.channel
         if opts.channel_attribute:
             found = attrs.get(opts.channel_attribute, trace_attrs.get(opts.channel_attribute))
-            if found is not None:
-                channel = cmap.get(str(found), str(found))
+            # an empty value would become NULL, i.e. "direct" once sessionised
+            if found is not None and str(found).strip():
+                channel = cmap.get(str(found), str(found)) or opts.channel
         digest = hashlib.md5(
             f"xes\x1f{person_id}\x1f{index}\x1f{event}\x1f{ts.isoformat()}".encode(),
             usedforsecurity=False,
