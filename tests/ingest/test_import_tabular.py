@@ -290,7 +290,50 @@ account_id = "plan.tier"
 
     (e,) = events(ws)
     assert (e["user_id"], e["event"], e["account_id"]) == ("u1", "Signed Up", "pro")
-    assert e["properties"] == {"plan": {"tier": "pro"}, "seats": 3}
+    assert e["properties"] == {"seats": 3}  # plan.tier moved to account_id, plan left empty
+
+
+def test_jsonl_nested_keys_used_as_fields_move_out_of_the_properties(ws: Workspace, tmp_path: Path) -> None:
+    file = write_jsonl(tmp_path / "ev.jsonl", {"u1": [
+        {"at": "2024-05-01 10:00:00", "name": "Order Completed",
+         "context": {"page": {"url": "https://shop.example/checkout", "title": "Kasse"}, "ip": "10.0.0.0"},
+         "properties": {"order_id": "o-1", "total": 9.5}},
+        # parents that are not objects are data, kept as they are
+        {"at": "2024-05-01 10:01:00", "name": "Order Completed", "context": "app", "properties": ["o-2"]},
+    ]}, person_col="uid")
+    mapping = write_mapping(tmp_path / "m.toml", """
+[fields]
+timestamp = "at"
+event = "name"
+user_id = "uid"
+event_id = "properties.order_id"
+[context]
+"page.url" = "context.page.url"
+[properties]
+exclude = ["context.ip"]
+""")
+    import_file(ws, file, format="jsonl", mapping=mapping)
+
+    first, second = events(ws)
+    assert (first["event_id"], first["context"]["page"]["url"]) == ("o-1", "https://shop.example/checkout")
+    assert first["properties"] == {"context": {"page": {"title": "Kasse"}}, "properties": {"total": 9.5}}
+    assert second["properties"] == {"context": "app", "properties": ["o-2"]}
+
+
+def test_a_csv_column_used_as_a_field_is_not_also_a_property(ws: Workspace, tmp_path: Path) -> None:
+    file = write_text(tmp_path / "ev.csv", "at,name,uid,properties.order_id,qty\n"
+                                           "2024-05-01 10:00:00,Order Completed,u1,o-1,2\n")
+    mapping = write_mapping(tmp_path / "m.toml", """
+[fields]
+timestamp = "at"
+event = "name"
+user_id = "uid"
+event_id = "properties.order_id"
+""")
+    import_file(ws, file, format="csv", mapping=mapping)
+
+    (e,) = events(ws)
+    assert (e["event_id"], e["properties"]) == ("o-1", {"qty": 2})
 
 
 def test_parquet_with_typed_timestamp_and_numeric_revenue(ws: Workspace, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from cxlens.ingest.orders import refund_event_sql
 from cxlens.ingest.rejects import Reject
 from cxlens.ingest.segment import CAMPAIGN_PARAMS
 from cxlens.ingest.sources import Source, check_columns, is_numeric
-from cxlens.ingest.sqlparts import in_list, json_lit, lit
+from cxlens.ingest.sqlparts import in_list, json_lit, json_without, lit
 from cxlens.model.events import EVENT_TYPES
 
 #: text that ends in a UTC offset or zone name after a time of day
@@ -175,11 +175,9 @@ class _Builder:
             cols = list(p.columns)
         elif self.src.kind == "jsonl":
             cols = []
-            # keys used whole leave the properties; a nested key used as a field keeps
-            # its parent object whole (nothing else in it is lost)
-            drop = {c for c in used | set(p.exclude) if "." not in c}
-            patch = json_lit(dict.fromkeys(sorted(drop)))
-            remaining_json = f"json_merge_patch(__j, {patch})" if drop else "__j"
+            # keys used as fields move out of the properties, nested ones too (CSV and
+            # Parquet columns used as fields are not properties either)
+            remaining_json = json_without("__j", used | set(p.exclude))
         else:
             cols = [c for c in self.src.columns if c not in used and c not in p.exclude]
         plain: dict[str, object] = {}
