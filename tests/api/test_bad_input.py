@@ -183,3 +183,19 @@ def test_an_empty_body_labelled_a_form_says_it_is_empty_and_a_missing_id_is_said
     r = post(live, "/v1/batch", orjson.dumps({"batch": [{"type": "track", "event": "x"}]}))
     assert r.status_code == 400
     assert r.json()["message"].endswith("first: batch[0].userId or anonymousId is required")
+
+
+def test_a_body_that_is_not_utf8_names_the_byte_and_where_it_is(live: Live) -> None:
+    r = post(live, "/v1/batch", b'{"batch": [{"type": "track", "event": "Bestellung \xfcber"}]}')
+    assert (r.status_code, r.json()["field"]) == (400, "body")
+    # was orjson's "str is not valid UTF-8: surrogates not allowed: line 1 column 1 (char 0)"
+    assert r.json()["message"].startswith("body is not UTF-8: byte 0xfc at offset 50")
+
+
+def test_the_secret_key_sent_as_a_write_key_is_told_apart_from_an_unknown_key(live: Live) -> None:
+    body = orjson.dumps(msg())
+    r = httpx.post(live.url + "/v1/track", content=body, auth=(live.shop.secret_key, ""))
+    assert (r.status_code, r.json()["field"]) == (401, "writeKey")
+    assert "secret key" in r.json()["message"] and "cxw_" in r.json()["message"]
+    r = httpx.post(live.url + "/v1/track", content=body, auth=("cxw_nope", ""))
+    assert r.status_code == 401 and r.json()["message"].startswith("unknown write key")

@@ -62,7 +62,13 @@ def parse_json(data: bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise InvalidBody(f"body is not valid JSON (UTF-8): {exc}", field="body") from None
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            # orjson says "surrogates not allowed" at char 0 for any bad byte anywhere
+            raise InvalidBody(f"body is not UTF-8: byte 0x{data[bad.start]:02x} at offset {bad.start} "
+                              "(JSON must be sent as UTF-8)", field="body") from None
+        raise InvalidBody(f"body is not valid JSON: {exc}", field="body") from None
 
 
 def decode_body(raw: bytes, content_encoding: str | None, content_type: str | None,

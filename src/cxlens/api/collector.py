@@ -47,7 +47,7 @@ from cxlens.ingest.wal import (
     SegmentLog,
 )
 from cxlens.store.catalog import Catalog
-from cxlens.store.keys import ProjectInfo, write_keys
+from cxlens.store.keys import SECRET_PREFIX, WRITE_PREFIX, ProjectInfo, write_keys
 from cxlens.store.workspace import Workspace
 from cxlens.surveys.answers import after_append
 
@@ -131,6 +131,10 @@ class KeyCache:
                 self.reload()
             info = self._keys.get(key)
         if info is None:
+            if key.startswith(SECRET_PREFIX):
+                raise AuthError(f"that is a secret key ({SECRET_PREFIX}...): it reads, it never ingests; "
+                                f"send the project's write key ({WRITE_PREFIX}...), shown by: "
+                                "cxlens project list", field="writeKey")
             raise AuthError("unknown write key; see the keys with: cxlens project list",
                             field="writeKey")
         return info.project, self._privacy[info.project]
