@@ -565,6 +565,18 @@ def test_mapping_mistakes_are_one_clear_error_before_anything_is_read(
     assert batches(ws) == []
 
 
+def test_an_xml_or_json_file_read_as_csv_says_what_it_is(ws: Workspace, tmp_path: Path) -> None:
+    # the error listed the XML declaration or the first JSON keys as "its columns"
+    xml = write_text(tmp_path / "log.xes.gz", '<?xml version="1.0" encoding="UTF-8" ?>\n<log>\n</log>\n', gz=True)
+    jsonl = write_text(tmp_path / "ev.csv", '{"at": "2024-05-01T10:00:00Z", "name": "A", "customer": "u"}\n')
+    mapping = write_mapping(tmp_path / "m.toml", SHOP_MAPPING)
+    with pytest.raises(MappingError, match="it is XML, not CSV: an XES event log is imported with --format xes"):
+        import_file(ws, xml, format="csv", mapping=mapping)
+    with pytest.raises(MappingError, match="it is JSON, not CSV: use --format jsonl"):
+        import_file(ws, jsonl, format="csv", mapping=mapping)
+    assert batches(ws) == []
+
+
 def test_a_wrong_timestamp_format_rejects_every_row_and_the_file_lists_them_all(
     ws: Workspace, tmp_path: Path
 ) -> None:

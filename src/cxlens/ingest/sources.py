@@ -379,12 +379,19 @@ def check_columns(src: Source, columns: set[str], where: str) -> None:
         src.types.update(dict.fromkeys(late, "JSON"))
         missing = [c for c in missing if not src.has(c)]
     if missing:
-        shown = ", ".join(src.columns[:30])
+        shown = "its columns are: " + ", ".join(src.columns[:30])
         hint = ""
-        if src.kind == "csv" and len(src.columns) == 1 and any(d in src.columns[0] for d in ",;\t|"):
+        # a header read from XML or JSON is noise; say what the file is instead
+        first = src.columns[0].lstrip("\ufeff \t") if src.columns else ""
+        if src.kind == "csv" and first.startswith("<"):
+            shown = "it is XML, not CSV: an XES event log is imported with --format xes"
+        elif src.kind == "csv" and first.startswith(("{", "[")):
+            shown = ("it is JSON, not CSV: use --format jsonl for JSON Lines, --format segment "
+                     "for a Segment/RudderStack archive")
+        elif src.kind == "csv" and len(src.columns) == 1 and any(d in src.columns[0] for d in ",;\t|"):
             hint = (f" (one column named {src.columns[0][:60]!r}: set csv.delimiter in the mapping "
                     f"to the file's, now {src.csv.delimiter!r})")
         raise MappingError(
-            f"{where}: column {missing[0]!r} is not in {src.file.name}; its columns are: {shown}{hint}",
+            f"{where}: column {missing[0]!r} is not in {src.file.name}; {shown}{hint}",
             field=missing[0],
         )
