@@ -83,3 +83,20 @@ def test_strict_json_reports_the_bad_rows_and_imports_nothing(
     assert doc["rejects"][0] | {"raw": None} == {"row": 3, "line": 4, "column": "at", "raw": None,
                                                  "reason": doc["rejects"][0]["reason"]}
     assert ws.events().aggregate("count(*)").fetchall() == [(0,)]
+
+
+def test_the_rejects_file_is_printed_as_a_path_that_opens_from_anywhere(
+    ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --json printed "rejects/...csv", relative to the workspace, not to where the user is
+    people = {**TICKETS, "cara": [{"at": "irgendwann", "subject": "?"}]}
+    file = write_csv(tmp_path / "helpdesk.csv", people)
+    mapping = write_mapping(tmp_path / "helpdesk.toml", MAPPING)
+
+    code, out, _ = run(capsys, "-w", str(ws.root), "import", str(file), "-m", str(mapping), "--json")
+
+    assert code == 0
+    rejects = Path(json.loads(out)["rejects_file"])
+    assert rejects.is_absolute() and "irgendwann" in rejects.read_text()
+    code, out, _ = run(capsys, "-w", str(ws.root), "import", str(file), "-m", str(mapping), "-p", "other")
+    assert code == 0 and str(ws.root / "rejects") in out.replace("\n", "")

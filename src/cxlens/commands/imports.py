@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,6 +44,10 @@ def import_(
                 raise
     finally:
         ws.close()
+    if report.rejects_file:
+        # the report names it inside the workspace (the catalog keeps it so, the workspace
+        # may move); a user or a script reads it from wherever they are
+        report = dataclasses.replace(report, rejects_file=str(ws.root / report.rejects_file))
     if json:
         emit_json(report.to_dict())
     else:
@@ -59,7 +64,7 @@ def _print(r: ImportReport) -> None:
     if r.rejects_file:
         for line in r.first_rejects:
             console.print(f"  [yellow]rejected[/] {escape(line)}", highlight=False)
-        console.print(f"[yellow]all rejected rows and why:[/] {r.rejects_file} (in the workspace)",
+        console.print(f"[yellow]all rejected rows and why:[/] {r.rejects_file}",
                       highlight=False)
 
 
