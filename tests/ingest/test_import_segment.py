@@ -67,6 +67,25 @@ def test_bad_messages_and_lines_are_rejected_with_line_and_field(ws: Workspace, 
         import_file(ws, file, format="segment", strict=True, project="strict")
 
 
+@pytest.mark.parametrize("pretty", [False, True], ids=["one-line", "pretty-printed"])
+def test_a_bad_message_in_a_batch_is_named_by_its_path_and_kept_alone(
+    ws: Workspace, tmp_path: Path, pretty: bool
+) -> None:
+    # the reject said "line 1, column type" and kept the whole batch as its raw record
+    doc = {"batch": [ANNA[0], {"type": "bogus", "userId": "x"}, BEN[0]], "sentAt": "2024-05-02T09:00:00Z"}
+    file = write_text(tmp_path / "batch.json", json.dumps(doc, indent=2 if pretty else None))
+
+    report = import_file(ws, file, format="segment")
+
+    assert (report.inserted, report.rejected) == (2, 1)
+    with (ws.root / str(report.rejects_file)).open() as fh:
+        (bad,) = csv.DictReader(fh)
+    assert (bad["row"], bad["column"]) == ("2", "batch[1].type")
+    assert json.loads(bad["raw"]) == {"type": "bogus", "userId": "x"}
+    assert report.first_rejects[0].endswith("column batch[1].type: unknown type 'bogus'; use track, page, "
+                                            "screen, identify, group or alias")
+
+
 def test_an_archived_batch_keeps_its_times_and_receivedat_corrects_a_skewed_clock(
     ws: Workspace, tmp_path: Path
 ) -> None:

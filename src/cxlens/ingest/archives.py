@@ -22,8 +22,9 @@ from cxlens.ingest.rejects import Reject
 
 CHUNK: Final = 20_000
 
-#: one message with where it came from: (message ordinal, line or None, sentAt)
-_Item = tuple[dict[str, Any] | None, int, int | None, Any, str]
+#: one message with where it came from: (message or None if bad, ordinal, line or None,
+#: batch sentAt, raw text, its path in the document: "batch[3]", "[3]" or "")
+_Item = tuple[dict[str, Any] | None, int, int | None, Any, str, str]
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -36,7 +37,7 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def _messages(path: Path) -> Iterator[_Item]:
-    """Yield (message or None if bad, ordinal, line, batch sentAt, raw text)."""
+    """Yield the messages of the file, each with where it came from (``_Item``)."""
     ordinal = 0
     with _open(path) as stream:
         first = stream.readline()
@@ -56,9 +57,9 @@ def _messages(path: Path) -> Iterator[_Item]:
                 doc = orjson.loads(first + stream.read())
             except orjson.JSONDecodeError as exc:
                 raise ImportError_(f"{path.name} is neither JSON nor JSON Lines: {exc}") from exc
-            for msg, sent in _unpack(doc):
+            for msg, sent, at in _unpack(doc):
                 ordinal += 1
-                yield msg, ordinal, None, sent, ""
+                yield msg, ordinal, None, sent, "", at
             return
         lines = [(line_no, first, head)]
         for raw_line in stream:
@@ -87,22 +88,24 @@ def _flush(lines: list[tuple[int, bytes, Any]], ordinal: int) -> Iterator[_Item]
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if obj is _INVALID:
             ordinal += 1
-            yield None, ordinal, line_no, "invalid JSON: the line is not a JSON document", text
+            yield None, ordinal, line_no, "invalid JSON: the line is not a JSON document", text, ""
             continue
-        for msg, sent in _unpack(obj):
+        for msg, sent, at in _unpack(obj):
             ordinal += 1
-            yield msg, ordinal, line_no, sent, text
+            # a line holding a batch: the message is the record, not the whole line
+            yield msg, ordinal, line_no, sent, "" if at else text, at
 
 
-def _unpack(doc: Any) -> Iterator[tuple[Any, Any]]:
+def _unpack(doc: Any) -> Iterator[tuple[Any, Any, str]]:
+    """(message, batch sentAt, path of the message in ``doc``) for each message."""
     if isinstance(doc, list):
-        for msg in doc:
-            yield msg, None
+        for i, msg in enumerate(doc):
+            yield msg, None, f"[{i}]"
     elif isinstance(doc, dict) and isinstance(doc.get("batch"), list):
-        for msg in doc["batch"]:
-            yield msg, doc.get("sentAt")
+        for i, msg in enumerate(doc["batch"]):
+            yield msg, doc.get("sentAt"), f"batch[{i}]"
     else:
-        yield doc, None
+        yield doc, None, ""
 
 
 def _parse_sent(value: Any) -> datetime | None:
@@ -121,7 +124,7 @@ def read_segment_archive(path: Path, rejects: list[Reject]) -> Iterator[pa.Table
 
     limits = Limits(max_future=None)
     received = datetime.now(UTC)
-    pending: list[tuple[dict[str, Any], int, int | None, str]] = []
+    pending: list[tuple[dict[str, Any], int, int | None, str, str]] = []
     pending_sent: Any = None
 
     def flush() -> Iterator[pa.Table]:
@@ -132,23 +135,25 @@ def read_segment_archive(path: Path, rejects: list[Reject]) -> Iterator[pa.Table
             limits=limits, trust_received_at=True,
         )
         for err in errors:
-            _, ordinal, line, raw = pending[err.index]
-            rejects.append(Reject(ordinal, line, err.field, err.reason, raw))
+            _, ordinal, line, raw, at = pending[err.index]
+            # the field as the collector names it: batch[3].userId
+            column = f"{at}.{err.field}" if at and err.field else (at or err.field)
+            rejects.append(Reject(ordinal, line, column, err.reason, raw))
         pending.clear()
         if table.num_rows:
             yield table
 
-    for msg, ordinal, line, sent, raw in _messages(path):
+    for msg, ordinal, line, sent, raw, at in _messages(path):
         if msg is None:
             rejects.append(Reject(ordinal, line, "line", str(sent), raw))
             continue
         if not isinstance(msg, dict):
-            rejects.append(Reject(ordinal, line, "message", "a message must be a JSON object",
+            rejects.append(Reject(ordinal, line, at or "message", "a message must be a JSON object",
                                   raw or orjson.dumps(msg).decode()))
             continue
         if sent != pending_sent or len(pending) >= CHUNK:
             yield from flush()
             pending_sent = sent
-        pending.append((msg, ordinal, line, raw or orjson.dumps(msg).decode()))
+        pending.append((msg, ordinal, line, raw or orjson.dumps(msg).decode(), at))
     yield from flush()
     rejects.sort(key=lambda r: r.row)
