@@ -577,6 +577,21 @@ def test_an_xml_or_json_file_read_as_csv_says_what_it_is(ws: Workspace, tmp_path
     assert batches(ws) == []
 
 
+def test_a_nested_key_in_a_parquet_mapping_says_parquet_columns_are_named_whole(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # it said only "not in the file; its columns are: ..., context", context being right there
+    file = tmp_path / "nested.parquet"
+    duckdb.connect().execute(
+        "COPY (SELECT TIMESTAMP '2024-05-01 10:00' AS at, 'u1' AS uid, {'page': {'url': 'https://x.example/'}}"
+        f" AS context) TO '{file}' (FORMAT parquet)")
+    mapping = write_mapping(tmp_path / "m.toml", '[fields]\ntimestamp = "at"\nuser_id = "uid"\n'
+                                                 'event = { value = "Page" }\n[context]\n"page.url" = "context.page.url"\n')
+    with pytest.raises(MappingError, match=r"'context' is a column of type STRUCT\(page STRUCT\(url VARCHAR\)\): "
+                                           "a Parquet mapping names whole columns"):
+        import_file(ws, file, mapping=mapping)
+
+
 def test_a_wrong_timestamp_format_rejects_every_row_and_the_file_lists_them_all(
     ws: Workspace, tmp_path: Path
 ) -> None:

@@ -388,6 +388,11 @@ def check_columns(src: Source, columns: set[str], where: str) -> None:
         elif src.kind == "csv" and first.startswith(("{", "[")):
             shown = ("it is JSON, not CSV: use --format jsonl for JSON Lines, --format segment "
                      "for a Segment/RudderStack archive")
+        elif src.kind == "parquet" and "." in missing[0] and missing[0].split(".", 1)[0] in src.types:
+            parent = missing[0].split(".", 1)[0]
+            shown = (f"{parent!r} is a column of type {src.types[parent][:80]}: a Parquet mapping names "
+                     "whole columns (nested keys a.b are read from JSON Lines); its columns are: "
+                     + ", ".join(src.columns[:30]))
         elif src.kind == "csv" and len(src.columns) == 1 and any(d in src.columns[0] for d in ",;\t|"):
             hint = (f" (one column named {src.columns[0][:60]!r}: set csv.delimiter in the mapping "
                     f"to the file's, now {src.csv.delimiter!r})")
