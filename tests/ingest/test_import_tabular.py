@@ -320,6 +320,28 @@ exclude = ["context.ip"]
     assert second["properties"] == {"context": "app", "properties": ["o-2"]}
 
 
+def test_jsonl_remaining_properties_honour_rename_and_types(ws: Workspace, tmp_path: Path) -> None:
+    # both were ignored for JSON Lines: sku stayed sku, qty stayed text
+    file = write_jsonl(tmp_path / "ev.jsonl", {"u1": [
+        {"at": "2024-05-01 10:00:00", "name": "Product Added", "sku": "01067", "qty": "3", "note": "x"},
+        {"at": "2024-05-01 10:01:00", "name": "Product Added", "qty": "drei"},
+    ]}, person_col="uid")
+    mapping = write_mapping(tmp_path / "m.toml", """
+[fields]
+timestamp = "at"
+event = "name"
+user_id = "uid"
+[properties]
+rename = { sku = "product_id" }
+types = { qty = "number" }
+""")
+    import_file(ws, file, format="jsonl", mapping=mapping)
+
+    first, second = events(ws)
+    assert first["properties"] == {"product_id": "01067", "qty": 3, "note": "x"}
+    assert second["properties"] == {"qty": "drei"}  # not a number: kept as text, nothing lost
+
+
 def test_a_csv_column_used_as_a_field_is_not_also_a_property(ws: Workspace, tmp_path: Path) -> None:
     file = write_text(tmp_path / "ev.csv", "at,name,uid,properties.order_id,qty\n"
                                            "2024-05-01 10:00:00,Order Completed,u1,o-1,2\n")

@@ -174,10 +174,14 @@ class _Builder:
         if p.columns is not None:
             cols = list(p.columns)
         elif self.src.kind == "jsonl":
-            cols = []
+            # the line's object as it is, but the keys that rename or types name (they
+            # were ignored here) are rewritten below
+            skip = used | set(p.exclude)
+            cols = sorted(c for c in {*p.rename, *p.types} if c not in skip)
+            renamed = {c for c in cols if p.rename.get(c, c) != c}
             # keys used as fields move out of the properties, nested ones too (CSV and
             # Parquet columns used as fields are not properties either)
-            remaining_json = json_without("__j", used | set(p.exclude))
+            remaining_json = json_without("__j", skip | renamed)
         else:
             cols = [c for c in self.src.columns if c not in used and c not in p.exclude]
         plain: dict[str, object] = {}
