@@ -19,7 +19,7 @@ from importfiles import (
     write_text,
 )
 
-from cxlens.errors import BadRowsError, MappingError
+from cxlens.errors import BadRowsError, ImportError_, MappingError
 from cxlens.ingest.importers import import_file
 from cxlens.store.workspace import Workspace
 
@@ -612,6 +612,35 @@ def test_a_nested_key_in_a_parquet_mapping_says_parquet_columns_are_named_whole(
     with pytest.raises(MappingError, match=r"'context' is a column of type STRUCT\(page STRUCT\(url VARCHAR\)\): "
                                            "a Parquet mapping names whole columns"):
         import_file(ws, file, mapping=mapping)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize("rows", [2_000, 60_000], ids=["small", "past-the-sniffed-megabyte"])
+def test_a_cut_off_gzip_csv_or_jsonl_file_is_one_clear_error_and_writes_nothing(
+    ws: Workspace, tmp_path: Path, fmt: str, rows: int
+) -> None:
+    import gzip
+    import random
+
+    rnd = random.Random(1)  # incompressible padding, so half the bytes are half the rows
+    if fmt == "csv":
+        text = "customer,when,what\n" + "".join(
+            f"p{i},2024-05-01 10:00,{rnd.getrandbits(96):x}\n" for i in range(rows))
+    else:
+        text = "".join(json.dumps({"customer": f"p{i}", "when": "2024-05-01 10:00",
+                                   "what": f"{rnd.getrandbits(96):x}"}) + "\n" for i in range(rows))
+    whole = gzip.compress(text.encode())
+    file = tmp_path / f"cut.{fmt}.gz"
+    file.write_bytes(whole[: len(whole) // 2])
+    mapping = write_mapping(tmp_path / "m.toml", '[fields]\ntimestamp = "when"\nevent = "what"\n'
+                                                 'user_id = "customer"\n')
+
+    # a big file said "cannot read as CSV: IO Error: Unexpected end of GZIP stream"
+    with pytest.raises(ImportError_, match=r"^cut\.\w+\.gz is cut off or not valid gzip .*nothing was imported"):
+        import_file(ws, file, format=fmt, mapping=mapping)
+    assert batches(ws) == [] and events(ws) == []
+    rejects = ws.root / "rejects"
+    assert not rejects.exists() or not any(rejects.iterdir())
 
 
 def test_a_wrong_timestamp_format_rejects_every_row_and_the_file_lists_them_all(

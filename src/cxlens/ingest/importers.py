@@ -184,7 +184,7 @@ def _import_tabular(
     strict: bool, progress: Progress | None,
 ) -> _Result:
     from cxlens.ingest.orders import orders_mapping
-    from cxlens.ingest.sources import open_source
+    from cxlens.ingest.sources import open_source, read_error
     from cxlens.ingest.tabular import build_query, dictionary_encoded_inputs, find_rejects
 
     kind = fmt
@@ -220,7 +220,7 @@ def _import_tabular(
                            strict, head, found, check_s, progress,
                            dictionary_encoded_inputs(ws.con, m, src))
         except duckdb.Error as exc:
-            raise ImportError_(f"cannot import {file.name}: {str(exc).splitlines()[0]}") from exc
+            raise read_error(file, f"cannot import {file.name}", exc) from exc
     finally:
         if src.origin is not None:  # the UTF-8 copy of a file in another encoding
             src.path.unlink(missing_ok=True)

@@ -41,6 +41,17 @@ def is_numeric(dtype: str) -> bool:
                      "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT") or dtype.startswith("DECIMAL")
 
 
+def read_error(file: Path, what: str, exc: duckdb.Error) -> ImportError_:
+    """A DuckDB read error as one line. A gzip file that ends early (a cut-off download)
+    says so, as the gzip readers of the other formats do: DuckDB cannot read past the
+    cut, so nothing of it is imported."""
+    first = str(exc).splitlines()[0]
+    if "gzip" in first.lower():
+        return ImportError_(f"{file.name} is cut off or not valid gzip ({first}); nothing was "
+                            "imported; copy the whole file again")
+    return ImportError_(f"{what}: {first}")
+
+
 def is_gzip(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
@@ -319,7 +330,7 @@ def _sample_numeric(con: duckdb.DuckDBPyConnection, src: Source) -> dict[str, st
     try:
         row = con.execute(f"SELECT {', '.join(checks)} FROM {sample}").fetchone()
     except duckdb.Error as exc:
-        raise ImportError_(f"{src.file}: cannot read as CSV: {str(exc).splitlines()[0]}") from exc
+        raise read_error(src.file, f"{src.file}: cannot read as CSV", exc) from exc
     out: dict[str, str] = {}
     if row is None:
         return out

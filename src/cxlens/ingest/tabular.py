@@ -21,7 +21,7 @@ from cxlens.ingest.mapping import FieldSpec, Mapping
 from cxlens.ingest.orders import refund_event_sql
 from cxlens.ingest.rejects import Reject
 from cxlens.ingest.segment import CAMPAIGN_PARAMS
-from cxlens.ingest.sources import Source, check_columns, is_numeric
+from cxlens.ingest.sources import Source, check_columns, is_numeric, read_error
 from cxlens.ingest.sqlparts import in_list, json_lit, json_without, lit
 from cxlens.model.events import EVENT_TYPES
 
@@ -513,7 +513,7 @@ def find_rejects(con: duckdb.DuckDBPyConnection, q: MappedQuery) -> Iterator[Rej
         for m in malformed[shift:]:
             yield _malformed(m, header)
     except duckdb.Error as exc:
-        raise ImportError_(f"cannot read {src.file.name}: {str(exc).splitlines()[0]}") from exc
+        raise read_error(src.file, f"cannot read {src.file.name}", exc) from exc
     finally:
         if src.kind == "csv":
             for suffix in ("", "_scan", "_bad"):
