@@ -119,3 +119,13 @@ def test_a_timestamp_out_of_range_says_the_limit_in_words_and_how_to_fix_it() ->
     _, errors = messages_to_events([past], sent_at=None, received_at=RECEIVED,
                                    limits=Limits(max_past=timedelta(hours=12)))
     assert "more than 0.5 days before" in errors[0].reason
+
+
+def test_an_id_of_the_wrong_type_says_integers_are_fine_too() -> None:
+    # SDKs send numeric user ids and they are taken; the reason said "must be a string"
+    _, errors = messages_to_events([{"type": "track", "event": "x", "userId": 1.5}],
+                                   sent_at=None, received_at=RECEIVED)
+    assert (errors[0].field, errors[0].reason) == ("userId", "must be a string or an integer, not a number")
+    table, errors = messages_to_events([{"type": "track", "event": "x", "userId": 42}],
+                                       sent_at=None, received_at=RECEIVED)
+    assert errors == [] and table.column("user_id").to_pylist() == ["42"]

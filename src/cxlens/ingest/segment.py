@@ -188,7 +188,7 @@ def _text(value: Any, field: str, *, required: bool = False) -> str | None:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise Bad(field, f"must be a string, not {_kind(value)}")
+    raise Bad(field, f"must be a string or an integer, not {_kind(value)}")
 
 
 def _obj(value: Any, field: str) -> dict[str, Any]:
