@@ -190,3 +190,12 @@ def test_demo_checks_its_port_and_numbers_before_it_simulates(tmp_path: Path) ->
         _one_line_error(cx("demo", "--dir", str(tmp_path / "demo"), "--port", port), port)
     _one_line_error(cx("demo", "--dir", str(tmp_path / "demo"), "--customers", "0"), "--customers")
     assert not (tmp_path / "demo").exists()  # nothing half-made that a rerun would take as done
+
+
+def test_info_on_an_empty_workspace_says_how_to_fill_it(tmp_path: Path) -> None:
+    assert cx("init", str(tmp_path / "ws")).returncode == 0
+    # it printed four empty tables
+    shown = cx("-w", str(tmp_path / "ws"), "info")
+    assert shown.returncode == 0 and shown.stdout.startswith("no events in the workspace")
+    assert "cxlens simulate" in shown.stdout and "cxlens import" in shown.stdout
+    assert json.loads(cx("-w", str(tmp_path / "ws"), "info", "--json").stdout)["total_events"] == 0

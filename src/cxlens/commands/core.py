@@ -114,6 +114,13 @@ def info(
     if json:
         emit_json(data)
         return
+    if not data["total_events"]:
+        # four empty tables told a new user nothing
+        where = f"project {project}" if project else f"the workspace {data['workspace']}"
+        console.print(f"no events in {where} yet; add some with: cxlens simulate --customers 2000 "
+                      "(demo data), cxlens import FILE (docs/importing.md) or cxlens serve "
+                      "(the collector, docs/collector.md)", highlight=False)
+        return
     console.print(
         f"[bold]{data['total_events']:,}[/] events from [bold]{data['distinct_persons']:,}[/] "
         f"persons ({data['distinct_ids']:,} ids) in {data['files']} files ({data['bytes'] / 1e6:,.1f} MB), "
