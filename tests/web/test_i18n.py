@@ -16,6 +16,17 @@ def test_every_message_exists_in_german_and_english() -> None:
         assert all(v.strip() for v in texts.values()), key
 
 
+def test_every_channel_an_importer_sets_has_a_label_in_both_languages() -> None:
+    from cxlens.ingest.channels import CHANNELS
+    from cxlens.web.i18n import channel_label
+
+    # the non-web channels, from "store" on in CHANNELS; "process" (XES logs) had no label
+    ids = list(CHANNELS)
+    for channel in ids[ids.index("store"):]:
+        assert f"channel.{channel}" in MESSAGES, channel
+    assert channel_label("de", "process") == "Prozess"
+
+
 def test_accept_language_picks_the_preferred_supported_language() -> None:
     assert negotiate("de-AT,de;q=0.9,en;q=0.8") == "de"
     assert negotiate("fr-FR,fr;q=0.9,en;q=0.5,de;q=0.4") == "en"

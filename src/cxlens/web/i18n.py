@@ -290,6 +290,7 @@ MESSAGES: Final[dict[str, dict[Lang, str]]] = {
     "channel.store": {"de": "Filiale", "en": "Store"},
     "channel.sales": {"de": "Vertrieb", "en": "Sales"},
     "channel.app": {"de": "App", "en": "App"},
+    "channel.process": {"de": "Prozess", "en": "Process"},
     "error.title": {"de": "Fehler", "en": "Error"},
     "error.not_found": {"de": "Seite nicht gefunden.", "en": "Page not found."},
 }
