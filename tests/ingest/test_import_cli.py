@@ -100,3 +100,20 @@ def test_the_rejects_file_is_printed_as_a_path_that_opens_from_anywhere(
     assert rejects.is_absolute() and "irgendwann" in rejects.read_text()
     code, out, _ = run(capsys, "-w", str(ws.root), "import", str(file), "-m", str(mapping), "-p", "other")
     assert code == 0 and str(ws.root / "rejects") in out.replace("\n", "")
+
+
+def test_a_json_file_of_ones_own_events_is_not_silently_read_as_a_segment_archive(
+    ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "tickets.json"  # .json is taken for a Segment archive
+    file.write_text(json.dumps({"customer": "anna", "at": "2024-05-01 10:00:00"}) + "\n")
+    mapping = write_mapping(tmp_path / "helpdesk.toml", MAPPING)
+
+    # the mapping was ignored and every line rejected for its missing "type"
+    code, out, err = run(capsys, "-w", str(ws.root), "import", str(file), "-m", str(mapping))
+    assert code == 2 and out == "" and "--format jsonl" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run(capsys, "-w", str(ws.root), "import", str(file))
+    assert code == 0 and "pass --format jsonl --mapping FILE" in out.replace("\n", " ")
+    code, out, _ = run(capsys, "-w", str(ws.root), "import", str(file), "-m", str(mapping),
+                       "--format", "jsonl", "--json")
+    assert (code, json.loads(out)["inserted"]) == (0, 1)

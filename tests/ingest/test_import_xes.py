@@ -171,7 +171,10 @@ def test_xes_options_of_the_wrong_type_are_a_mapping_error(ws: Workspace, tmp_pa
     for text, message in [('[xes]\nlifecycle_in_name = "no"\n', "true or false"),  # "no" was true
                           ("[xes]\nperson = 5\n", "xes.person"),
                           ("[xes]\nchannel = 5\n", "xes.channel"),
-                          ('[xes]\nchannel = ""\n', "xes.channel must not be empty")]:
+                          ('[xes]\nchannel = ""\n', "xes.channel must not be empty"),
+                          # a [fields] section was ignored without a word
+                          ('[fields]\ntimestamp = "time:timestamp"\nevent = "concept:name"\n',
+                           "log.xes is read as xes: an XES log is read by its \\[xes\\] section")]:
         with pytest.raises(MappingError, match=message):
             import_file(ws, file, format="xes", mapping=write_mapping(tmp_path / "m.toml", text))
     assert batches(ws) == []

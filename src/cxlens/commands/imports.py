@@ -66,6 +66,11 @@ def _print(r: ImportReport) -> None:
             console.print(f"  [yellow]rejected[/] {escape(line)}", highlight=False)
         console.print(f"[yellow]all rejected rows and why:[/] {r.rejects_file}",
                       highlight=False)
+        if r.format == "segment" and r.rejected == r.rows_read:
+            # a .json file is taken for a Segment archive; one's own events are JSON Lines
+            console.print("not one message was a valid Segment/RudderStack message: for JSON Lines "
+                          "of your own events pass --format jsonl --mapping FILE (docs/importing.md)",
+                          highlight=False)
 
 
 class _progress:

@@ -102,6 +102,14 @@ def import_file(
            or ("orders" if m is not None and "orders" in m.extra else None) or guess_format(file))
     if fmt not in FORMATS:
         raise ImportError_(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if m is not None and (m.fields or m.context) and fmt in ("segment", "xes"):
+        # they were ignored: a .json file of one's own events was read as a Segment archive
+        # and every line rejected for its missing "type"
+        how = ("Segment/RudderStack messages are read by the Segment spec; for JSON Lines of "
+               "your own events pass --format jsonl" if fmt == "segment"
+               else "an XES log is read by its [xes] section (docs/importing.md)")
+        raise MappingError(f"the mapping's [fields]/[context] are for csv, jsonl, parquet and orders "
+                           f"files, and {file.name} is read as {fmt}: {how}", field="format")
     proj = project or ws.default_project
     src_name = source or default_source(file, fmt)
     started = time.perf_counter()
