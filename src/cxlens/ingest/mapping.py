@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 
 from cxlens.errors import MappingError
 from cxlens.model.events import EVENT_TYPES
+from cxlens.textfile import read_user_text
 
 #: Event fields a mapping may fill, each from a column or a constant.
 FIELDS: Final = (
@@ -133,9 +134,11 @@ class Mapping:
 def load_mapping(path: str | Path) -> Mapping:
     """Read and validate a TOML (.toml) or YAML (.yaml/.yml) mapping file."""
     p = Path(path)
+    if p.is_dir():
+        raise MappingError(f"mapping {p} is a directory; pass a .toml or .yaml file to --mapping")
     if not p.is_file():
         raise MappingError(f"mapping file {p} not found; pass an existing file to --mapping")
-    text = p.read_text(encoding="utf-8")
+    text = read_user_text(p, MappingError)
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
             import yaml

@@ -17,6 +17,7 @@ from cxlens.engines.base import Engine
 from cxlens.errors import SpecError
 from cxlens.journeys.steps import using_journey
 from cxlens.journeys.touchpoints import JourneyDefinition, workspace_definition
+from cxlens.textfile import read_user_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,7 @@ def run_document(engine: Engine, name: str, doc: Mapping[str, Any],
 def read_spec_file(path: Path) -> dict[str, Any]:
     """A spec from a .toml or .json file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_user_text(path, SpecError, field="spec")
     except OSError as exc:
         raise SpecError(f"cannot read spec file {path}: {exc.strerror}", field="spec") from None
     try:

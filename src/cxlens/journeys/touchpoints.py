@@ -21,6 +21,7 @@ from typing import Any
 from cxlens.engines.expr import And, Case, Cmp, Col, Cond, Expr, In
 from cxlens.errors import SpecError
 from cxlens.journeys.steps import Filter, match_from_dict
+from cxlens.textfile import read_user_text
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "journeys"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -108,7 +109,7 @@ def definition_from_dict(doc: Mapping[str, Any], where: str = "journey") -> Jour
 
 def load_definition(path: Path) -> JourneyDefinition:
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(read_user_text(path, SpecError, field="journey"))
     except OSError as exc:
         raise SpecError(f"cannot read journey definition {path}: {exc.strerror}",
                         field="journey") from None

@@ -47,6 +47,7 @@ from cxlens.store import duck, eventindex, retired, tiers
 from cxlens.store.catalog import Catalog, FileEntry
 from cxlens.store.locking import writer_lock
 from cxlens.store.partitions import BATCH_ROWS, WrittenFile, write_partitioned
+from cxlens.textfile import read_user_text
 
 CONFIG_NAME = "cxlens.toml"
 #: what appends write: the file columns, all nullable (as DuckDB's COPY writes them, so
@@ -185,7 +186,7 @@ class Workspace:
     def _read_config(self) -> dict[str, Any]:
         path = self.root / CONFIG_NAME
         try:
-            data = tomllib.loads(path.read_text()) if path.exists() else {}
+            data = tomllib.loads(read_user_text(path, WorkspaceError)) if path.exists() else {}
         except tomllib.TOMLDecodeError as exc:
             raise WorkspaceError(f"{path} is not valid TOML: {exc}; fix the file") from exc
         merged = {k: dict(v) for k, v in DEFAULT_CONFIG.items()}

@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 import yaml
 
 from cxlens.errors import ValidationError
+from cxlens.textfile import read_user_text
 
 Kind = Literal["nps", "csat", "ces", "scale", "single", "multi", "text"]
 KINDS: Final[tuple[str, ...]] = ("nps", "csat", "ces", "scale", "single", "multi", "text")
@@ -293,7 +294,7 @@ def survey_to_doc(s: Survey) -> dict[str, Any]:
 def load_file(path: Path) -> Survey:
     """A survey from a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_user_text(path, ValidationError, field="file")
     except OSError as exc:
         raise ValidationError(f"cannot read {path}: {exc.strerror}; pass an existing file", field="file") from exc
     suffix = path.suffix.lower()

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from cxlens.errors import BadRowsError, ImportError_, MappingError
 from cxlens.ingest.rejects import Reject, rejects_name, summarize, write_rejects
 from cxlens.model.tables import FEEDBACK_SCHEMA
+from cxlens.textfile import read_user_text
 from cxlens.voice.language import detect_language
 
 FORMATS: Final = ("reviews", "tickets", "zendesk", "nps")
@@ -85,7 +86,7 @@ def load_mapping(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_user_text(path, MappingError))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise MappingError(f"cannot read mapping {path}: {exc}; pass a TOML file with a [fields] table") from exc
     unknown = set(data.get("fields", {})) - set(ALIASES)
