@@ -48,5 +48,5 @@ def test_a_workspace_config_in_the_windows_code_page_is_one_line(tmp_path: Path)
     Workspace.init(tmp_path / "ws").close()
     config = tmp_path / "ws" / "cxlens.toml"
     config.write_bytes(config.read_bytes() + "# Zeitzone für Berichte\n".encode("cp1252"))
-    with pytest.raises(CxError, match="cxlens.toml is not UTF-8"):
+    with pytest.raises(CxError, match=r"cxlens\.toml is not UTF-8"):
         Workspace.open(tmp_path / "ws")

@@ -71,6 +71,23 @@ def test_resimulating_the_same_seed_inserts_nothing_new(tmp_path: Path) -> None:
     assert first.inserted == first.events and again.inserted == 0
 
 
+def test_another_simulation_into_the_same_project_is_refused_before_it_writes(tmp_path: Path) -> None:
+    from cxlens.errors import ConfigError
+
+    ws, first = _run(tmp_path / "w", "shop", 300, 1)
+    summary = (ws.root / "ground_truth/shop/summary.json").read_bytes()
+    # 600 customers with the same seed reused the event ids sim-shop-1-<n> for other
+    # events: some were dropped as duplicates, others stored twice on other days
+    for other in ({"customers": 600, "seed": 1}, {"customers": 300, "seed": 2}):
+        with pytest.raises(ConfigError, match=r"already holds another simulation \(--business shop "
+                                              r"--seed 1 --customers 300 .*-p shop-2"):
+            simulate(ws, business="shop", **other)  # type: ignore[arg-type]
+    assert (ws.root / "ground_truth/shop/summary.json").read_bytes() == summary
+    (n, ids), = ws.events("shop").aggregate("count(*), count(DISTINCT event_id)").fetchall()
+    assert n == ids == first.events
+    assert simulate(ws, business="shop", customers=600, seed=1, project="shop-2").inserted > 0
+
+
 def test_summary_matches_events(shop: tuple[Workspace, SimulationReport]) -> None:
     ws, rep = shop
     summary = json.loads((ws.root / "ground_truth/shop/summary.json").read_text())

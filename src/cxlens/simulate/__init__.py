@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -72,6 +73,27 @@ class _Totals:
     error: BaseException | None = None
 
 
+def _refuse_another_run(summary: Path, project: str, run: dict[str, object]) -> None:
+    """Only the same run may go into a project again (it then adds nothing). Another one
+    (more customers, another seed) reuses the event ids sim-<business>-<seed>-<n> and the
+    account numbers of the first for other events: the store dropped some as duplicates
+    and kept others twice on other days, the accounts of two runs merged, and the ground
+    truth described the last run only."""
+    try:
+        before = json.loads(summary.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no finished simulation in this project
+    if all(before.get(key) == value for key, value in run.items()):
+        return
+    flags = {"business": "--business", "seed": "--seed", "persons": "--customers", "start": "--start",
+             "days": "--days"}
+    was = " ".join(f"{flags[key]} {before.get(key)}" for key in run)
+    raise ConfigError(
+        f"project {project!r} already holds another simulation ({was}); two would mix their "
+        f"events and ground truth: simulate into another project (-p {project[:50]}-2) or a fresh "
+        "workspace, or repeat the same run (it adds nothing)", field="project")
+
+
 def simulate(
     ws: Workspace,
     *,
@@ -103,6 +125,8 @@ def simulate(
     site = SHOP_SITE if business == "shop" else B2B_SITE
     personas = PERSONAS[business]
     out = ws.root / "ground_truth" / project
+    _refuse_another_run(out / "summary.json", project, {
+        "business": business, "seed": seed, "persons": customers, "start": start.isoformat(), "days": days})
     out.mkdir(parents=True, exist_ok=True)
     persons_sink = gt.ParquetSink(out / "persons.parquet")
     accounts_sink = gt.ParquetSink(out / "accounts.parquet")
