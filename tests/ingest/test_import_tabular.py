@@ -162,6 +162,8 @@ type = "kind"
     assert by_person["v3"]["channel"] == "direct"
     assert by_person["v3"]["context"] == {"page": {"url": "https://shop.de/"}}
     assert by_person["v4"]["type"] == "track" and by_person["v4"]["channel"] == "organic_social"
+    # the URL moved into the context, in every format: not also a property
+    assert all("url" not in (e["properties"] or {}) for e in by_person.values())
 
 
 def test_a_mapped_campaign_column_wins_over_the_url_and_an_empty_one_falls_back_to_it(
