@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from cxlens.ingest.channel_cache import ChannelCache
 from cxlens.ingest.channels import CHANNEL_INPUT_COLUMNS, CHANNEL_INPUT_PATHS
 from cxlens.ingest.normalize import normalize_sql
 
@@ -16,11 +17,17 @@ SHOP = "https://www.shop.de/"
 
 
 def classify(context: dict[str, Any] | None, type_: str = "page", *, typed: bool = False,
-             per_value: bool = False) -> str | None:
+             per_value: bool = False, distinct: bool = False) -> str | None:
     """The channel the store's append gives one event: from its context JSON, or (typed)
     from the inputs an importer passes as columns beside it (the same values), prepared
-    per row that needs them or (per_value) once per distinct value."""
+    per row that needs them or (per_value) once per distinct value; or (distinct) the
+    collector's, once per distinct input (ingest/channel_cache.py)."""
     con = duckdb.connect()
+    if distinct:
+        text = json.dumps(context) if context is not None else None
+        events = pa.table({"type": [type_, "track"], "context": [text, None],
+                           "channel": pa.nulls(2, pa.string())})
+        return ChannelCache().channels(con, events)[0].as_py()  # type: ignore[no-any-return]
     inputs = ""
     if typed:
         paths = [f"'$.{p}'" for p in CHANNEL_INPUT_PATHS]
@@ -88,15 +95,33 @@ def page(url: str = SHOP, referrer: str = "", **campaign: str) -> dict[str, Any]
         (None, None),
     ],
 )
-@pytest.mark.parametrize("path", ["context", "typed-inputs", "per-value"])
+@pytest.mark.parametrize("path", ["context", "typed-inputs", "per-value", "distinct"])
 def test_channel_follows_the_default_channel_grouping(
     context: dict[str, Any] | None, expected: str | None, path: str
 ) -> None:
-    assert classify(context, typed=path != "context", per_value=path == "per-value") == expected
+    assert classify(context, typed=path != "context", per_value=path == "per-value",
+                    distinct=path == "distinct") == expected
 
 
 def test_server_events_without_web_context_get_no_channel() -> None:
     assert classify({"library": {"name": "analytics-python"}}, type_="track") is None
+    assert classify({"library": {"name": "analytics-python"}}, type_="track", distinct=True) is None
+
+
+def test_the_collector_classifies_each_distinct_input_once_and_keeps_a_given_channel() -> None:
+    con = duckdb.connect()
+    google = json.dumps(page(referrer="https://www.google.de/"))
+    internal = json.dumps(page(SHOP + "p/1", SHOP))
+    events = pa.table({
+        "type": ["page", "page", "page", "track", "Page", "page", "page"],
+        "context": [google, internal, google, google, google, google, None],
+        "channel": [None, None, "email", None, None, "", None],
+    })
+    cache = ChannelCache()
+    expected = ["organic_search", None, "email", None, "organic_search", "organic_search", None]
+    assert cache.channels(con, events).to_pylist() == expected
+    assert len(cache._known) == 4  # google and internal page views, a track event, no context
+    assert cache.channels(con, events.slice(1, 2)).to_pylist() == [None, "email"]
 
 
 def test_server_events_with_a_click_id_get_its_channel() -> None:
@@ -104,6 +129,7 @@ def test_server_events_with_a_click_id_get_its_channel() -> None:
     assert classify(ctx, type_="track") == "paid_search"
     assert classify(ctx, type_="track", typed=True) == "paid_search"
     assert classify(ctx, type_="track", typed=True, per_value=True) == "paid_search"
+    assert classify(ctx, type_="track", distinct=True) == "paid_search"
 
 
 @pytest.mark.parametrize(
@@ -136,11 +162,12 @@ def test_server_events_with_a_click_id_get_its_channel() -> None:
         (page(referrer="android-app://com.slack/"), "referral"),
     ],
 )
-@pytest.mark.parametrize("path", ["context", "typed-inputs", "per-value"])
+@pytest.mark.parametrize("path", ["context", "typed-inputs", "per-value", "distinct"])
 def test_channel_follows_ga4s_rule_order_on_tricky_inputs(
     context: dict[str, Any], expected: str, path: str
 ) -> None:
-    assert classify(context, typed=path != "context", per_value=path == "per-value") == expected
+    assert classify(context, typed=path != "context", per_value=path == "per-value",
+                    distinct=path == "distinct") == expected
 
 
 @pytest.mark.parametrize(
@@ -167,12 +194,12 @@ def test_channel_follows_ga4s_rule_order_on_tricky_inputs(
         ("https://mail.google.com/", "email"),
     ],
 )
-@pytest.mark.parametrize("path", ["context", "typed-inputs", "per-value"])
+@pytest.mark.parametrize("path", ["context", "typed-inputs", "per-value", "distinct"])
 def test_search_engines_match_on_the_registrable_domain_not_a_prefix_of_another(
     referrer: str, expected: str, path: str
 ) -> None:
     assert classify(page(referrer=referrer), typed=path != "context",
-                    per_value=path == "per-value") == expected
+                    per_value=path == "per-value", distinct=path == "distinct") == expected
 
 
 def test_a_utm_source_naming_a_search_engine_is_still_search() -> None:

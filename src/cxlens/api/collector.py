@@ -23,12 +23,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from cxlens.api.body import basic_user, decode_body
 from cxlens.api.errors import BatchRejected, InvalidBody, PayloadTooLarge
 from cxlens.api.metrics import Metrics
 from cxlens.errors import AuthError
+from cxlens.ingest.channel_cache import ChannelCache
 from cxlens.ingest.posthog import normalize_posthog
 from cxlens.ingest.privacy import PrivacySettings
 from cxlens.ingest.segment import (
@@ -156,6 +158,8 @@ class Collector:
     drainer: Drainer = field(init=False)
     limits: Limits = field(init=False)
     _ws: Workspace = field(init=False)
+    #: the drainer's: channels classified once per distinct input, across rounds
+    _channels: ChannelCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.limits = self.config.limits
@@ -164,6 +168,7 @@ class Collector:
         # it from starving the event loops (it batches more when it falls behind)
         self._ws.con.execute("SET threads = 1")
         self._ws.con.execute("SET memory_limit = '512MB'")
+        self._channels = ChannelCache()
         self.keys = KeyCache(self._ws.catalog.path)
         self.wal = SegmentLog(self._ws.root / "wal", fsync=self.config.fsync)
         self.commit = GroupCommit(self.wal, spacing=self.config.commit_spacing)
@@ -174,7 +179,16 @@ class Collector:
                               lambda: float(self.drainer.errors))
 
     def _append(self, project: str, table: pa.Table) -> int:
-        res = self._ws.append(table, source="collector", project=project, kind="collector")
+        # the drainer thread is the only user of this workspace's connection
+        try:
+            table = table.set_column(table.schema.get_field_index("channel"), "channel",
+                                     self._channels.channels(self._ws.con, table))
+            classified = True
+        except duckdb.Error:  # e.g. a context that is no JSON: the append's SQL decides
+            log.exception("classifying the channels of a drain round failed; the append will")
+            classified = False
+        res = self._ws.append(table, source="collector", project=project, kind="collector",
+                              channels_classified=classified)
         # survey answers among them become feedback (never holds up the events)
         after_append(self._ws, project, table)
         return res.inserted

@@ -65,7 +65,8 @@ def check_source(name: str) -> str:
     return name
 
 
-def normalize_sql(columns: set[str], relation: str, *, per_value: bool = False) -> tuple[str, int]:
+def normalize_sql(columns: set[str], relation: str, *, per_value: bool = False,
+                  classify: bool = True) -> tuple[str, int]:
     """SELECT over ``relation`` giving FILE_SCHEMA columns plus ``project`` and ``date``.
 
     Returns the SQL and the number of ``?`` parameters it expects, which are, in order:
@@ -79,6 +80,10 @@ def normalize_sql(columns: set[str], relation: str, *, per_value: bool = False) 
     ``per_value``: the typed channel inputs arrive dictionary-encoded (a Parquet scan),
     so they are prepared once per distinct value (``per_value_layers``) instead of once
     per row that needs them.
+
+    ``classify=False``: the ``channel`` column already holds every row's channel (the
+    collector classifies once per distinct input, ingest/channel_cache.py): it is taken
+    as it is.
     """
 
     def typed(name: str) -> str:
@@ -101,7 +106,7 @@ def normalize_sql(columns: set[str], relation: str, *, per_value: bool = False) 
     source = f"(SELECT {', '.join(base_items)}, {project} AS _project FROM {relation})"
 
     channel = "channel"
-    if "context" in columns:
+    if "context" in columns and classify:
         # Only page/screen views and events that carry campaign parameters or click ids
         # are classified (GA4 attributes the rest to the session); cheap tests keep the
         # JSON parse and the host extraction off every other row.

@@ -339,6 +339,7 @@ class Workspace:
         detail: str = "{}",
         locked: bool = False,
         dictionary_encoded: bool = False,
+        channels_classified: bool = False,
     ) -> AppendResult:
         """Append events atomically and idempotently (by event_id). Returns counts.
 
@@ -348,6 +349,8 @@ class Workspace:
         ``dictionary_encoded``: ``data`` is a scan of a Parquet file whose channel inputs
         (CHANNEL_INPUT_COLUMNS) are dictionary-encoded; they are then prepared once per
         distinct value (see ``normalize_sql``). Same result either way.
+        ``channels_classified``: ``data``'s ``channel`` column already holds every row's
+        channel as ``normalize_sql`` would classify it (ingest/channel_cache.py).
         """
         project = check_project(project or self.default_project)
         check_source(source)
@@ -356,7 +359,7 @@ class Workspace:
             self.ensure_project(project)
             result = self._append_with(
                 self.con, data, source, project, kind, rejected, rejects_path, detail,
-                dictionary_encoded,
+                dictionary_encoded, channels_classified,
             )
             if result.parts:
                 # the collector appends every few hundred ms: keep each day at O(log n)
@@ -382,6 +385,7 @@ class Workspace:
         rejects_path: str | None,
         detail: str,
         dictionary_encoded: bool = False,
+        channels_classified: bool = False,
     ) -> AppendResult:
         started = time.time()
         if isinstance(data, pa.Table):
@@ -403,7 +407,7 @@ class Workspace:
 
         norm_sql, _ = normalize_sql(
             columns, pseudonymising_view(self, con, project, columns, "_append_src"),
-            per_value=dictionary_encoded,
+            per_value=dictionary_encoded, classify=not channels_classified,
         )
         batch_id = self.catalog.start_batch(kind, source, project)
         out_dir = self.root / "_tmp" / f"batch-{batch_id}-{uuid.uuid4().hex[:8]}"
