@@ -206,3 +206,21 @@ def test_a_utm_source_naming_a_search_engine_is_still_search() -> None:
     assert classify(page(source="bing", medium="cpc")) == "paid_search"
     assert classify(page(source="ask.com")) == "organic_search"
     assert classify(page(source="ask.fm")) == "unassigned"
+
+
+def test_the_collector_leaves_rounds_of_unique_inputs_to_the_sql_for_a_while() -> None:
+    from cxlens.ingest.channel_cache import SKIP_ROUNDS, UNIQUE_ROUND_ROWS
+
+    con = duckdb.connect()
+    n = UNIQUE_ROUND_ROWS
+    events = pa.table({
+        "type": ["page"] * n,
+        "context": [json.dumps(page(f"{SHOP}?nocache={i}", "https://www.google.de/")) for i in range(n)],
+        "channel": pa.nulls(n, pa.string()),
+    })
+    cache = ChannelCache()
+    first = cache.channels(con, events)
+    assert first is not None and set(first.to_pylist()) == {"organic_search"}
+    assert not cache._known  # nothing worth remembering
+    assert [cache.channels(con, events) for _ in range(SKIP_ROUNDS)] == [None] * SKIP_ROUNDS
+    assert cache.channels(con, events) is not None

@@ -181,14 +181,14 @@ class Collector:
     def _append(self, project: str, table: pa.Table) -> int:
         # the drainer thread is the only user of this workspace's connection
         try:
-            table = table.set_column(table.schema.get_field_index("channel"), "channel",
-                                     self._channels.channels(self._ws.con, table))
-            classified = True
+            channels = self._channels.channels(self._ws.con, table)
         except duckdb.Error:  # e.g. a context that is no JSON: the append's SQL decides
             log.exception("classifying the channels of a drain round failed; the append will")
-            classified = False
+            channels = None
+        if channels is not None:
+            table = table.set_column(table.schema.get_field_index("channel"), "channel", channels)
         res = self._ws.append(table, source="collector", project=project, kind="collector",
-                              channels_classified=classified)
+                              channels_classified=channels is not None)
         # survey answers among them become feedback (never holds up the events)
         after_append(self._ws, project, table)
         return res.inserted
