@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from cxlens.store import eventindex, retired
 from cxlens.store.catalog import FileEntry
-from cxlens.store.partitions import NO_DICTIONARY, NO_STATISTICS
+from cxlens.store.partitions import DICTIONARY_PAGE_BYTES, NO_DICTIONARY, NO_STATISTICS
 
 if TYPE_CHECKING:
     import duckdb
@@ -86,9 +86,13 @@ def _merge(ws: Workspace, con: duckdb.DuckDBPyConnection, project: str, part: st
     offsets, rows = [], 0
     try:
         # the append files' encoding rules (store/partitions.py): no dictionary for the
-        # (nearly) unique columns, no statistics for the JSON text
+        # (nearly) unique columns, no statistics for the JSON text, dictionary pages large
+        # enough for a merged file's context texts (at the default 1 MB they overflowed and
+        # the rest of the chunk went plain: 8 files of 40k collector events with 5,000
+        # landing pages merged to 1,674 KB, with the larger pages 889 KB, 4 % less CPU)
         with pq.ParquetWriter(tmp, _WRITE_SCHEMA, compression="zstd", use_dictionary=dictionary,
-                              write_statistics=statistics) as writer:
+                              write_statistics=statistics,
+                              dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES) as writer:
             pending: list[pa.Table] = []
             pending_rows = 0
             for f in group:
