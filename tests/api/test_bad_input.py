@@ -95,7 +95,8 @@ def test_in_a_batch_valid_events_are_stored_and_invalid_ones_reported(live: Live
 
 
 def test_healthz_and_metrics_report_rejections(live: Live) -> None:
-    assert httpx.get(live.url + "/healthz").json()["status"] == "ok"
+    health = httpx.get(live.url + "/healthz").json()
+    assert health["status"] == "ok" and health["problems"] == [] and health["writer_alive"] is True
     text = httpx.get(live.url + "/metrics").text
     assert "cxlens_events_accepted_total" in text
     assert 'cxlens_request_errors_total{code="unauthorized"}' in text or "cxlens_request_errors" in text

@@ -104,6 +104,27 @@ class CollectorConfig:
         return Limits(self.max_event_bytes, timedelta(hours=self.max_future_hours), past)
 
 
+#: /healthz calls the collector degraded once the oldest WAL segment waits this long
+WAL_LAG_DEGRADED_SECONDS = 60.0
+
+
+def health_problems(wal_lag_seconds: float, writer_alive: bool, quarantined: int) -> list[str]:
+    """What /healthz reports as wrong. Each of these leaves ingestion working (events
+    are still acknowledged durably into the WAL), so the answer stays 200 for load
+    balancers; monitoring should alert on ``status`` other than ``ok``."""
+    problems = []
+    if not writer_alive:
+        problems.append("the WAL writer of this process is not running: events are kept in "
+                        "the WAL but do not reach the workspace; restart cxlens serve")
+    if quarantined:
+        problems.append(f"{quarantined} WAL segment(s) could not be appended and were moved to "
+                        "wal/quarantine/ (see the error log; docs/collector.md says how to retry)")
+    if wal_lag_seconds > WAL_LAG_DEGRADED_SECONDS:
+        problems.append(f"the WAL writer is {wal_lag_seconds:.0f} s behind: events become "
+                        "queryable late (the machine cannot keep up with the load)")
+    return problems
+
+
 class KeyCache:
     """Write key -> project, reloaded from the catalog on a miss (at most once a second)
     and every 10 s, so new projects and changed settings arrive without a restart."""
@@ -216,7 +237,10 @@ class Collector:
         self._ws.close()
 
     def health(self) -> dict[str, object]:
-        return {"wal_lag_seconds": round(self.wal.oldest_pending_age(), 3),
+        lag = round(self.wal.oldest_pending_age(), 3)
+        problems = health_problems(lag, self.drainer.is_alive(), self.drainer.quarantined)
+        return {"status": "degraded" if problems else "ok", "problems": problems,
+                "wal_lag_seconds": lag,
                 "wal_pending_segments": len(self.wal.closed_segments()),
                 "writer_alive": self.drainer.is_alive(), "writer_errors": self.drainer.errors,
                 "wal_quarantined_segments": self.drainer.quarantined}
