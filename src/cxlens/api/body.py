@@ -57,7 +57,7 @@ def decompress(data: bytes, encoding: str | None, limit: int) -> bytes:
 
 
 def parse_json(data: bytes) -> Any:
-    if not data.strip():
+    if not data or data.isspace():  # not ``strip()``: that copied every body
         raise InvalidBody("request body is empty; send a JSON object", field="body")
     try:
         return orjson.loads(data)

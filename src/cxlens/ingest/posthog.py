@@ -32,6 +32,7 @@ from cxlens.ingest.segment import (
     CLICK_ID_PARAMS,
     DEFAULT_LIMITS,
     DEFAULT_REQUEST,
+    Arrival,
     Bad,
     Limits,
     MessageError,
@@ -39,7 +40,7 @@ from cxlens.ingest.segment import (
     Row,
     _obj,
     _text,
-    message_row,
+    arrival_row,
 )
 
 _CONTEXT_PROPS: Final = {
@@ -168,12 +169,11 @@ def normalize_posthog(
     errors: list[MessageError] = []
     indexes: list[int] = []
     dropped = 0
+    arrival = Arrival.of(sent_at=sent_at, received_at=received_at, limits=limits,
+                         privacy=privacy, request=request)
     for index, ev in enumerate(events):
         try:
-            row = message_row(
-                posthog_message(ev, sdk_info), sent_at=sent_at, received_at=received_at,
-                limits=limits, privacy=privacy, request=request,
-            )
+            row = arrival_row(posthog_message(ev, sdk_info), arrival)
         except Bad as exc:
             errors.append(MessageError(index, exc.field, exc.reason))
             continue

@@ -31,7 +31,7 @@ before it, if set) is rejected.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final
@@ -92,6 +92,13 @@ class Limits:
     max_event_bytes: int = 32 * 1024
     max_future: timedelta | None = timedelta(days=1)
     max_past: timedelta | None = None
+    #: the spans in microseconds, as the per-message check compares them
+    future_us: int | None = field(init=False, repr=False, compare=False)
+    past_us: int | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "future_us", None if self.max_future is None else self.max_future // _US)
+        object.__setattr__(self, "past_us", None if self.max_past is None else self.max_past // _US)
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -136,33 +143,6 @@ def parse_time(value: Any, field: str) -> datetime | None:
 def to_us(dt: datetime) -> int:
     d = dt - _EPOCH  # attribute arithmetic: a third cheaper than ``// timedelta``
     return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-
-
-class _LastMicros:
-    """``to_us`` that remembers its last datetime: every message of a batch passes the
-    same received_at and sent_at objects (one tuple, so a swap is atomic across threads)."""
-
-    __slots__ = ("_last",)
-
-    def __init__(self) -> None:
-        self._last: tuple[datetime | None, int] = (None, 0)
-
-    def __call__(self, dt: datetime) -> int:
-        cached = self._last
-        if cached[0] is dt:
-            return cached[1]
-        us = to_us(dt)
-        self._last = (dt, us)
-        return us
-
-
-_received_us = _LastMicros()
-_sent_us = _LastMicros()
-
-
-@lru_cache(maxsize=16)
-def _span_us(span: timedelta) -> int:
-    return span // _US
 
 
 _MIN_US: Final = to_us(datetime(1900, 1, 1, tzinfo=UTC))
@@ -259,6 +239,40 @@ def _number(value: Any) -> float | None:
 
 
 # -- one message --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What every message of one request shares, worked out once per request: the
+    receive time and the batch's ``sentAt`` in microseconds, the limits, the project's
+    privacy settings and the request's (already anonymised) address."""
+
+    received_us: int
+    sent_us: int | None
+    limits: Limits
+    privacy: PrivacySettings
+    request: RequestInfo
+    #: ``context.ip`` of a message that brings none (None: no address is stored)
+    request_ip: str | None
+    trust_received_at: bool
+
+    @classmethod
+    def of(cls, *, sent_at: datetime | None, received_at: datetime,
+           limits: Limits = DEFAULT_LIMITS, privacy: PrivacySettings = DEFAULT_PRIVACY,
+           request: RequestInfo = DEFAULT_REQUEST, trust_received_at: bool = False) -> Arrival:
+        return cls(to_us(received_at), None if sent_at is None else to_us(sent_at), limits,
+                   privacy, request, _request_ip(request.client_ip, privacy), trust_received_at)
+
+
+@lru_cache(maxsize=1024)  # requests come from the same addresses again and again
+def _request_ip(client_ip: str | None, privacy: PrivacySettings) -> str | None:
+    """What ``apply_ip`` makes ``context.ip`` of a message without an address."""
+    probe: dict[str, Any] = {}
+    apply_ip(probe, client_ip, privacy)
+    return probe.get("ip")
+
+
+_TYPE_NAMES: Final = {t: t for t in EVENT_TYPES}
+
+
 def message_row(
     msg: Any,
     *,
@@ -274,53 +288,79 @@ def message_row(
 
     Raises Bad naming the field when the message is invalid.
     """
-    if not isinstance(msg, dict):
-        raise Bad("", f"must be an object, not {_kind(msg)}")
-    raw_type = type_hint or msg.get("type")
+    arrival = Arrival.of(sent_at=sent_at, received_at=received_at, limits=limits,
+                         privacy=privacy, request=request, trust_received_at=trust_received_at)
+    return arrival_row(msg, arrival, type_hint)
+
+
+def _type_of(raw_type: Any) -> str:
     if not isinstance(raw_type, str) or not raw_type:
         raise Bad("type", "is required (track, page, screen, identify, group or alias)")
     typ = raw_type.lower()
     if typ not in EVENT_TYPES:
         raise Bad("type", f"unknown type {raw_type[:40]!r}; use track, page, screen, identify, group or alias")
+    return typ
 
+
+def _timestamp_us(msg: dict[str, Any], arrival: Arrival) -> tuple[int, int]:
+    """(timestamp, received_at) of a message in microseconds, corrected with sentAt."""
+    received_us = arrival.received_us
     # an archived message's clock correction needs the time it was received: without
     # its receivedAt, the import's own time would move it to the day of the import
     correct = True
-    if trust_received_at:
+    if arrival.trust_received_at:
         own_received = parse_time(msg.get("receivedAt"), "receivedAt")
         correct = own_received is not None
-        received_at = own_received or received_at
+        if own_received is not None:
+            received_us = to_us(own_received)
     # in integer microseconds: datetime arithmetic was the largest single cost of a
     # message in the collector's profile
-    received_us = _received_us(received_at)
     ts = parse_time(msg.get("timestamp"), "timestamp")
     if ts is None:
         ts = parse_time(msg.get("originalTimestamp"), "originalTimestamp")
-    own_sent = parse_time(msg.get("sentAt"), "sentAt")
+    raw_sent = msg.get("sentAt")
+    own_sent = None if raw_sent is None else parse_time(raw_sent, "sentAt")
     if ts is None:
         ts_us = received_us
     elif own_sent is not None and correct:
         ts_us = received_us - (to_us(own_sent) - to_us(ts))
-    elif sent_at is not None and correct:
-        ts_us = received_us - (_sent_us(sent_at) - to_us(ts))
+    elif arrival.sent_us is not None and correct:
+        ts_us = received_us - (arrival.sent_us - to_us(ts))
     else:
         ts_us = to_us(ts)
-    if limits.max_future is not None and ts_us > received_us + _span_us(limits.max_future):
-        hours = limits.max_future.total_seconds() / 3600
+    limits = arrival.limits
+    if limits.future_us is not None and ts_us > received_us + limits.future_us:
+        hours = limits.max_future.total_seconds() / 3600 if limits.max_future else 0
         raise Bad("timestamp", f"is more than {hours:g} hours after the time it was received; a client "
                   "clock that is ahead is corrected when the message or batch has sentAt")
-    if limits.max_past is not None and ts_us < received_us - _span_us(limits.max_past):
-        days = limits.max_past.total_seconds() / 86400
+    if limits.past_us is not None and ts_us < received_us - limits.past_us:
+        days = limits.max_past.total_seconds() / 86400 if limits.max_past else 0
         raise Bad("timestamp", f"is more than {days:g} days before the time it was received")
     if ts_us < _MIN_US or ts_us >= _END_US:
         raise Bad("timestamp", "is outside the years 1900-2200")
+    return ts_us, received_us
+
+
+def arrival_row(msg: Any, arrival: Arrival, type_hint: str | None = None) -> Row | None:
+    """``message_row`` for a message of a request whose Arrival is worked out."""
+    if not isinstance(msg, dict):
+        raise Bad("", f"must be an object, not {_kind(msg)}")
+    raw_type = type_hint or msg.get("type")
+    typ = _TYPE_NAMES.get(raw_type) if type(raw_type) is str else None
+    if typ is None:
+        typ = _type_of(raw_type)
+    ts_us, received_us = _timestamp_us(msg, arrival)
 
     event_id = _text(msg.get("messageId"), "messageId")
     user_id = _text(msg.get("userId"), "userId")
     anonymous_id = _text(msg.get("anonymousId"), "anonymousId")
-    properties = _obj(msg.get("properties"), "properties")
-    ctx = dict(_obj(msg.get("context"), "context"))
-    account_id = _text(ctx.get("groupId"), "context.groupId")
+    properties = msg.get("properties")
+    if type(properties) is not dict:
+        properties = _obj(properties, "properties")
+    raw_ctx = msg.get("context")
+    ctx = dict(raw_ctx if type(raw_ctx) is dict else _obj(raw_ctx, "context"))
+    group = ctx.get("groupId")
+    account_id = None if group is None else _text(group, "context.groupId")
     event: str | None = None
 
     if typ == "track":
@@ -349,7 +389,7 @@ def message_row(
         raise Bad("userId", "userId or anonymousId is required")
 
     session = ctx.pop("sessionId", None)
-    session_id = _text(session, "context.sessionId")
+    session_id = None if session is None else _text(session, "context.sessionId")
     ua = ctx.pop("userAgent", None)
     if isinstance(ua, str):
         ctx["user_agent"] = ua
@@ -368,29 +408,36 @@ def message_row(
     if isinstance(integrations, dict) and integrations:
         ctx["integrations"] = integrations
 
-    if request.deny_personal or consent_denied(ctx):
+    if arrival.request.deny_personal or ("consent" in ctx and consent_denied(ctx)):
         if typ in ("identify", "alias", "group"):
             return None
         user_id = anonymous_id = session_id = account_id = None
         scrub_context(ctx)
         properties = scrub_properties(properties)
-    else:
-        apply_ip(ctx, request.client_ip, privacy)
+    elif "ip" in ctx:
+        apply_ip(ctx, arrival.request.client_ip, arrival.privacy)
+    elif arrival.request_ip is not None:  # the request's address, anonymised once
+        ctx["ip"] = arrival.request_ip
 
-    revenue = _number(properties.get("revenue"))
+    raw_revenue = properties.get("revenue")
+    revenue = None if raw_revenue is None else _number(raw_revenue)
     if revenue is None and event == "Order Completed":
         revenue = _number(properties.get("total"))
     currency = properties.get("currency")
     currency = currency[:8] if isinstance(currency, str) and currency else None
 
-    props_json = _dumps(properties, "properties")
-    ctx_json = _dumps(ctx, "context")
+    try:
+        props_json = orjson.dumps(properties).decode()
+        ctx_json = orjson.dumps(ctx).decode()
+    except (orjson.JSONEncodeError, TypeError):  # say which of them
+        props_json = _dumps(properties, "properties")
+        ctx_json = _dumps(ctx, "context")
     size = len(props_json) + len(ctx_json)
-    if size > limits.max_event_bytes:
-        raise Bad("", f"event is {size} bytes, more than the limit of {limits.max_event_bytes}")
+    if size > arrival.limits.max_event_bytes:
+        raise Bad("", f"event is {size} bytes, more than the limit of {arrival.limits.max_event_bytes}")
     return (
         event_id, ts_us, received_us, typ, event, anonymous_id, user_id,
-        account_id, None, request.source, session_id, props_json, ctx_json, revenue, currency,
+        account_id, None, arrival.request.source, session_id, props_json, ctx_json, revenue, currency,
     )
 
 
@@ -406,16 +453,14 @@ def normalize_messages(
     trust_received_at: bool = False,
 ) -> tuple[list[Row], list[MessageError], int]:
     """Rows of the valid messages, errors of the others, and how many consent dropped."""
+    arrival = Arrival.of(sent_at=sent_at, received_at=received_at, limits=limits,
+                         privacy=privacy, request=request, trust_received_at=trust_received_at)
     rows: list[Row] = []
     errors: list[MessageError] = []
     dropped = 0
     for index, msg in enumerate(messages):
         try:
-            row = message_row(
-                msg, sent_at=sent_at, received_at=received_at, limits=limits,
-                privacy=privacy, request=request, type_hint=type_hint,
-                trust_received_at=trust_received_at,
-            )
+            row = arrival_row(msg, arrival, type_hint)
         except Bad as exc:
             errors.append(MessageError(index, exc.field, exc.reason))
             continue

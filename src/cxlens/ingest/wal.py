@@ -97,6 +97,9 @@ Columns = list[list[Any]]
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder()
 _ORJSON_RECORD = ord("[")  # payloads of earlier versions: orjson([project, rows])
+#: a request with at least this many rows is its own WAL record, encoded as it arrives
+#: (see GroupCommit.append); fewer rows share their commit group's record per project
+PRE_ENCODE_ROWS = 32
 
 
 def encode_record(project: str, rows: list[Row]) -> bytes:
@@ -260,13 +263,21 @@ class GroupCommit:
         self._started = 0.0
         self._last_size = 0
         self._pending: list[tuple[str, list[Row], asyncio.Future[None]]] = []
+        #: records of the requests with many rows, encoded when they arrived
+        self._ready: list[tuple[bytes, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxlens-wal")
 
     async def append(self, project: str, rows: list[Row]) -> None:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        self._pending.append((project, rows, fut))
+        if len(rows) >= PRE_ENCODE_ROWS:
+            # encoded now, while the request's rows are still in the CPU cache (raises
+            # for this request only): the group's encoding a few ms later found them
+            # evicted by the requests decoded meanwhile
+            self._ready.append((encode_record(project, rows), fut))
+        else:
+            self._pending.append((project, rows, fut))
         if self._task is None:
             self._task = loop.create_task(self._run())
         await fut
@@ -274,15 +285,19 @@ class GroupCommit:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while self._pending:
+            while self._pending or self._ready:
                 if self._last_size > 1:
                     wait = self._started + self.spacing - loop.time()
                     if wait > 0:
                         await asyncio.sleep(wait)
                 self._started = loop.time()
                 group, self._pending = self._pending, []
-                self._last_size = len(group)
-                data, waiters = _encode_group(group)
+                ready, self._ready = self._ready, []
+                self._last_size = len(group) + len(ready)
+                data, waiters = _encode_group(group) if group else (b"", [])
+                if ready:
+                    data = b"".join([data, *(record for record, _ in ready)])
+                    waiters += [w for _, w in ready]
                 try:
                     await loop.run_in_executor(self._executor, self._log.write, data)
                 except Exception as exc:
