@@ -181,6 +181,8 @@ class Collector:
     _ws: Workspace = field(init=False)
     #: the drainer's: channels classified once per distinct input, across rounds
     _channels: ChannelCache = field(init=False)
+    #: prometheus counter (child) -> increments not yet published (see publish_metrics)
+    _tally: dict[Any, float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.limits = self.config.limits
@@ -192,7 +194,8 @@ class Collector:
         self._channels = ChannelCache()
         self.keys = KeyCache(self._ws.catalog.path)
         self.wal = SegmentLog(self._ws.root / "wal", fsync=self.config.fsync)
-        self.commit = GroupCommit(self.wal, spacing=self.config.commit_spacing)
+        self.commit = GroupCommit(self.wal, spacing=self.config.commit_spacing,
+                                  on_durable=self.publish_metrics)
         self.drainer = Drainer(self.wal, self._append, interval=self.config.drain_interval,
                                on_drain=self._drained, on_round=self.metrics.refresh)
         self.metrics.bind_wal(self.wal.oldest_pending_age,
@@ -246,8 +249,11 @@ class Collector:
                 "wal_quarantined_segments": self.drainer.quarantined}
 
     async def store(self, project: str, rows: list[Row]) -> None:
+        """Make ``rows`` durable; the request's metrics are published with them."""
         if rows:
             await self.commit.append(project, rows)
+        else:
+            self.publish_metrics()
 
     def request_info(self, req: Incoming, privacy: PrivacySettings, source: str) -> RequestInfo:
         h = req.headers
@@ -257,14 +263,27 @@ class Collector:
 
     def account(self, api: str, total: int, rows: int, errors: list[MessageError],
                 dropped: int) -> None:
+        """Count a request's events; they reach /metrics with ``publish_metrics``."""
         m = self.metrics
         received, accepted = m.per_api(api)
-        received.inc(total)
-        accepted.inc(rows)
+        tally = self._tally
+        tally[received] = tally.get(received, 0) + total
+        tally[accepted] = tally.get(accepted, 0) + rows
         if dropped:
-            m.consent_dropped.inc(dropped)
+            tally[m.consent_dropped] = tally.get(m.consent_dropped, 0) + dropped
         for e in errors:
-            m.rejected.labels(e.field or "message").inc()
+            child = m.rejected.labels(e.field or "message")
+            tally[child] = tally.get(child, 0) + 1
+
+    def publish_metrics(self) -> None:
+        """Add the counts of the requests since the last call to the Prometheus counters.
+        Called once per WAL commit group, before its requests are answered, and by a
+        request that stores nothing: with ``--workers N`` an increment writes a
+        memory-mapped file (~1.2 us), twice per request when each request did it."""
+        tally, self._tally = self._tally, {}
+        for counter, amount in tally.items():
+            if amount:
+                counter.inc(amount)
 
 
 def _sent_at(value: Any, name: str) -> datetime | None:

@@ -46,8 +46,11 @@ WANTED: Final = frozenset({
     b"authorization", b"content-length", b"content-encoding", b"content-type", b"x-cx-consent",
     b"dnt", b"sec-gpc", b"posthog-sdk-info", b"posthog-request-timestamp",
 })
-_JSON_HEADERS: Final = [(b"content-type", b"application/json")] + [
-    (k.lower().encode(), v.encode()) for k, v in CORS.items()]
+#: the preflight's headers (Allow-Headers, -Methods, Max-Age) are only read on the OPTIONS
+#: answer; an actual response needs only Allow-Origin (Fetch standard, "CORS check"), and
+#: uvicorn checks every header of every response with two regular expressions
+_JSON_HEADERS: Final = [(b"content-type", b"application/json"),
+                        (b"access-control-allow-origin", CORS["Access-Control-Allow-Origin"].encode())]
 _NO_CONTENT: Final = {"type": "http.response.start", "status": 204,
                       "headers": [(k.lower().encode(), v.encode()) for k, v in CORS.items()]}
 _EMPTY: Final = {"type": "http.response.body", "body": b""}
@@ -114,13 +117,13 @@ async def ingest(collector: Collector | None, handler: Handler, scope: Scope, re
                                headers.get("content-length"))
         incoming = Incoming(scope["path"], headers, query, client[0] if client else None, body)
         outcome = handler(collector, incoming)
-        if outcome.rows:
-            await collector.store(outcome.project, outcome.rows)
+        await collector.store(outcome.project, outcome.rows)
         await _answer(send, 200, orjson.dumps(outcome.body))
     except ClientGone:
         return
     except CxError as exc:
         if collector is not None:
+            collector.publish_metrics()
             collector.metrics.request_errors.labels(exc.code).inc()
         await _answer(send, exc.status_code, orjson.dumps(exc.to_dict()))
     except Exception:
