@@ -95,6 +95,35 @@ def test_a_worker_waits_while_another_one_warms(ws_root: Path) -> None:
     assert warmer.warmed == 1
 
 
+class StopAfter(threading.Event):
+    """Set once it has been asked ``n`` times: a shutdown that arrives mid-warming."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.left = n
+
+    def is_set(self) -> bool:
+        self.left -= 1
+        return self.left < 0 or super().is_set()
+
+
+def test_a_shutdown_stops_warming_between_pages(ws_root: Path) -> None:
+    web = FakeWeb(ws_root)
+    with Workspace.open(ws_root) as ws:
+        assert warming.warm_project(web, ws, "shop", stop=StopAfter(1)) is False  # type: ignore[arg-type]
+        assert len(web.cache._items) == 1  # the overview, then it stopped
+        assert warming.warm_project(web, ws, "shop", stop=threading.Event()) is True  # type: ignore[arg-type]
+        assert len(web.cache._items) >= 4
+
+
+def test_a_warmer_told_to_stop_warms_nothing(ws_root: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    warmer = warming.Warmer(FakeWeb(ws_root), stop)  # type: ignore[arg-type]
+    warmer.round()
+    assert warmer.warmed == 0 and not warmer.web.cache._items
+
+
 def test_bad_warming_settings_name_the_key() -> None:
     with pytest.raises(ConfigError) as err:
         warming.settings({"dashboard": {"warm_threads": 0}})

@@ -111,16 +111,26 @@ def turn(root: Path, stop: threading.Event, poll: float = 0.5) -> Iterator[bool]
         os.close(fd)  # releases the lock
 
 
-def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
+def warm_project(web: Web, ws: Workspace, project: str, days: int = 30,
+                 stop: threading.Event | None = None) -> bool:
     """Compute what a user sees first (the default period of every page) into the cache,
-    so the first visit after new data does not wait for the queries."""
+    so the first visit after new data does not wait for the queries. Stops between pages
+    once ``stop`` is set (a server shutting down waited minutes for a whole warming of a
+    large day); returns whether every page was warmed."""
     from cxlens.web.pages import compute_journey, compute_overview  # pages imports us
 
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
+
+    if stopped():
+        return False
     period = queries.last_days(days, queries.default_end(ws, project))
     snapshot = queries.snapshot_key(ws, project)
     targets = kpis.parse_targets(ws.config)
     web.cache.get(("overview", project, snapshot, period, None, tuple(sorted(targets.items()))),
                   lambda: compute_overview(ws, project, period, targets))
+    if stopped():
+        return False
     journey = (ws.config.get("dashboard", {}) or {}).get("journey")
     web.cache.get(("journey", project, snapshot, period, None, journey, "channel"),
                   lambda: compute_journey(ws, project, period))
@@ -134,16 +144,21 @@ def warm_project(web: Web, ws: Workspace, project: str, days: int = 30) -> None:
         lambda: views.paths_charts(ws, project, None, 4, period, "en", fmt, cache),
         lambda: views.retention_charts(ws, project, "en", fmt, cache=cache))
     for view in later:
+        if stopped():
+            return False
         with suppress(CxError):  # e.g. no orders yet for retention: the page says so
             view()
+    if stopped():
+        return False
     con = queries.connect(ws, project)
     try:
         names = views.event_names(con)
     finally:
         con.close()
     steps = tuple(s for s in DEFAULT_FUNNEL if s in names)
-    if len(steps) >= 2:
+    if len(steps) >= 2 and not stopped():
         views.funnel_charts(ws, project, FunnelForm(steps).spec(), period, "en", fmt, cache)
+    return not stopped()
 
 
 @dataclass
@@ -180,7 +195,8 @@ class Warmer:
                     **engine, "memory_limit": s.memory_limit, "threads": s.threads}}
                 for project, snap in due.items():
                     started = time.monotonic()
-                    warm_project(self.web, ws, project)
+                    if not warm_project(self.web, ws, project, stop=self.stop):
+                        return  # shutting down
                     self.seen[project], self.last[project] = snap, time.monotonic()
                     log.info("warmed the dashboard cache", extra={
                         "project": project, "seconds": round(self.last[project] - started, 2)})
