@@ -25,7 +25,6 @@ that wins an advisory lock file (``<ws>/_tmp/scheduler.lock``) runs schedules.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -38,6 +37,7 @@ from typing import Any
 from croniter import croniter
 
 from cxlens.errors import ConfigError
+from cxlens.store.locking import try_lock
 from cxlens.store.workspace import Workspace
 from cxlens.web import alerts, reports
 
@@ -214,13 +214,7 @@ async def refresh_forever(root: Path, stop: asyncio.Event) -> None:
 def _lock(root: Path) -> int | None:
     path = root / "_tmp" / "scheduler.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
+    return try_lock(path)
 
 
 def install(app: Any, root: Path) -> None:
