@@ -17,6 +17,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -182,7 +183,7 @@ class Collector:
     #: the drainer's: channels classified once per distinct input, across rounds
     _channels: ChannelCache = field(init=False)
     #: prometheus counter (child) -> increments not yet published (see publish_metrics)
-    _tally: dict[Any, float] = field(init=False, default_factory=dict)
+    _tally: Counter[Any] = field(init=False, default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.limits = self.config.limits
@@ -241,11 +242,12 @@ class Collector:
 
     def health(self) -> dict[str, object]:
         lag = round(self.wal.oldest_pending_age(), 3)
-        problems = health_problems(lag, self.drainer.is_alive(), self.drainer.quarantined)
+        alive = self.drainer.is_alive()
+        problems = health_problems(lag, alive, self.drainer.quarantined)
         return {"status": "degraded" if problems else "ok", "problems": problems,
                 "wal_lag_seconds": lag,
                 "wal_pending_segments": len(self.wal.closed_segments()),
-                "writer_alive": self.drainer.is_alive(), "writer_errors": self.drainer.errors,
+                "writer_alive": alive, "writer_errors": self.drainer.errors,
                 "wal_quarantined_segments": self.drainer.quarantined}
 
     async def store(self, project: str, rows: list[Row]) -> None:
@@ -267,20 +269,19 @@ class Collector:
         m = self.metrics
         received, accepted = m.per_api(api)
         tally = self._tally
-        tally[received] = tally.get(received, 0) + total
-        tally[accepted] = tally.get(accepted, 0) + rows
+        tally[received] += total
+        tally[accepted] += rows
         if dropped:
-            tally[m.consent_dropped] = tally.get(m.consent_dropped, 0) + dropped
+            tally[m.consent_dropped] += dropped
         for e in errors:
-            child = m.rejected.labels(e.field or "message")
-            tally[child] = tally.get(child, 0) + 1
+            tally[m.rejected.labels(e.field or "message")] += 1
 
     def publish_metrics(self) -> None:
         """Add the counts of the requests since the last call to the Prometheus counters.
         Called once per WAL commit group, before its requests are answered, and by a
         request that stores nothing: with ``--workers N`` an increment writes a
         memory-mapped file (~1.2 us), twice per request when each request did it."""
-        tally, self._tally = self._tally, {}
+        tally, self._tally = self._tally, Counter()
         for counter, amount in tally.items():
             if amount:
                 counter.inc(amount)
